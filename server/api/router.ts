@@ -1,0 +1,288 @@
+import { Transform } from "node:stream";
+import Busboy from "busboy";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { z } from "zod";
+import { type SessionUser } from "../domain/auth/auth-service.ts";
+import { detectFormat, type ImportFormat } from "../domain/imports/readers.ts";
+import { DomainError, httpStatusFor, validationError } from "../domain/shared/errors.ts";
+import { type Services } from "../services.ts";
+import { userFromRequest } from "./http-auth.ts";
+
+type Authed = Request & { user: SessionUser };
+type Handler = (req: Authed, res: Response) => Promise<unknown>;
+
+const idParam = z.coerce.number().int().positive();
+
+function parseId(raw: string | undefined, what: string): number {
+  const r = idParam.safeParse(raw);
+  if (!r.success) throw new DomainError("not_found", `${what} not found`);
+  return r.data;
+}
+
+export type ApiOptions = { maxJsonBytes: number; maxImportBytes: number; isReady: () => boolean };
+
+/** Caps a request stream: past `limit` bytes it fails with 413 and the import stores nothing. */
+function byteLimit(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > limit) cb(new DomainError("payload_too_large", `The upload is larger than ${limit} bytes`));
+      else cb(null, chunk);
+    },
+  });
+}
+
+export function createApiRouter(services: Services, opts: ApiOptions): express.Router {
+  const router = express.Router();
+  const jsonBody = express.json({ limit: opts.maxJsonBytes, strict: false, type: () => true });
+
+  const authed =
+    (fn: Handler) =>
+    async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+      try {
+        const user = await userFromRequest(services, req);
+        if (!user) throw new DomainError("unauthenticated", "Sign in or send a valid Bearer token");
+        (req as Authed).user = user;
+        const out = await fn(req as Authed, res);
+        if (out !== undefined && !res.headersSent) res.json(out);
+      } catch (e) {
+        next(e);
+      }
+    };
+
+  router.get("/health", (_req, res) => {
+    if (opts.isReady()) res.json({ status: "ok" });
+    else res.status(503).json({ error: { code: "internal", message: "starting" } });
+  });
+
+  router.get(
+    "/me",
+    authed(async (req) => ({ id: req.user.id, email: req.user.email, name: req.user.name, role: req.user.role })),
+  );
+
+  router.get(
+    "/projects",
+    authed(async (req) => ({ projects: await services.projects.listForUser(req.user) })),
+  );
+
+  router.post(
+    "/projects",
+    jsonBody,
+    authed(async (req, res) => {
+      const p = await services.projects.create(req.user, req.body);
+      res.status(201);
+      return { id: p.id, project: p };
+    }),
+  );
+
+  router.get(
+    "/projects/:id",
+    authed(async (req) => {
+      const { project, memberRole } = await services.projects.requireMember(req.user, parseId(req.params.id, "Project"));
+      return { project, member_role: memberRole };
+    }),
+  );
+
+  router.put(
+    "/projects/:id",
+    jsonBody,
+    authed(async (req) => ({ project: await services.projects.update(req.user, parseId(req.params.id, "Project"), req.body) })),
+  );
+
+  router.get(
+    "/projects/:id/members",
+    authed(async (req) => ({ members: await services.projects.listMembers(req.user, parseId(req.params.id, "Project")) })),
+  );
+
+  router.post(
+    "/projects/:id/members",
+    jsonBody,
+    authed(async (req, res) => {
+      const m = await services.projects.addMember(req.user, parseId(req.params.id, "Project"), req.body);
+      res.status(201);
+      return { user_id: m.userId, role: m.role };
+    }),
+  );
+
+  router.delete(
+    "/projects/:id/members/:userId",
+    authed(async (req, res) => {
+      await services.projects.removeMember(req.user, parseId(req.params.id, "Project"), parseId(req.params.userId, "Member"));
+      res.status(204).end();
+    }),
+  );
+
+  const importRoute = (kind: "pairs" | "prompts") =>
+    authed(async (req, res) => {
+      const projectId = parseId(req.params.id, "Project");
+      // Check access before reading a byte of the body.
+      await services.projects.requireResearcher(req.user, projectId);
+      const declared = Number(req.headers["content-length"] ?? 0);
+      if (declared > opts.maxImportBytes) throw new DomainError("payload_too_large", `The upload is larger than ${opts.maxImportBytes} bytes`);
+      const keepReference = req.query.keep_reference !== "false";
+      const contentType = req.headers["content-type"] ?? "";
+      const run = (stream: NodeJS.ReadableStream, format: ImportFormat, filename: string | null) => {
+        const limited = (stream as NodeJS.ReadableStream & { pipe: typeof Transform.prototype.pipe }).pipe(byteLimit(opts.maxImportBytes));
+        stream.on("error", (e) => limited.destroy(e as Error));
+        return kind === "pairs"
+          ? services.imports.importPairs(req.user, projectId, limited, { format, filename, keepReference })
+          : services.imports.importPrompts(req.user, projectId, limited, { format, filename });
+      };
+      let result;
+      if (contentType.startsWith("multipart/form-data")) {
+        result = await new Promise<Awaited<ReturnType<typeof run>>>((resolve, reject) => {
+          let started = false;
+          const bb = Busboy({ headers: req.headers, limits: { files: 1, fileSize: opts.maxImportBytes } });
+          bb.on("file", (_field, file, info) => {
+            if (started) {
+              file.resume();
+              return;
+            }
+            started = true;
+            const format = detectFormat({ format: req.query.format as string | undefined, filename: info.filename, contentType: info.mimeType });
+            if (!format) {
+              file.resume();
+              reject(validationError([{ path: ["format"], message: "must be jsonl or csv" }]));
+              return;
+            }
+            file.on("limit", () => file.destroy(new DomainError("payload_too_large", `The upload is larger than ${opts.maxImportBytes} bytes`)));
+            run(file, format, info.filename ?? null).then(resolve, reject);
+          });
+          bb.on("error", reject);
+          bb.on("close", () => {
+            if (!started) reject(validationError([{ path: ["file"], message: "a multipart upload must carry one file field" }]));
+          });
+          req.pipe(bb);
+        });
+      } else {
+        const format = detectFormat({ format: req.query.format as string | undefined, filename: (req.query.filename as string | undefined) ?? null, contentType });
+        if (!format) throw validationError([{ path: ["format"], message: "must be jsonl or csv" }]);
+        result = await run(req, format, (req.query.filename as string | undefined) ?? null);
+      }
+      res.status(201);
+      return { import_id: result.importId, imported: result.imported, duplicates: result.duplicates };
+    });
+
+  router.post("/projects/:id/pairs", importRoute("pairs"));
+  router.post("/projects/:id/prompts", importRoute("prompts"));
+
+  router.get(
+    "/projects/:id/imports",
+    authed(async (req) => ({ imports: await services.imports.history(req.user, parseId(req.params.id, "Project")) })),
+  );
+
+  router.get(
+    "/projects/:id/assignments/next",
+    authed(async (req, res) => {
+      const after = req.query.after === undefined ? undefined : parseId(String(req.query.after), "Assignment");
+      const a = await services.annotation.next(req.user, parseId(req.params.id, "Project"), { after });
+      if (!a) {
+        res.status(204).end();
+        return undefined;
+      }
+      return a;
+    }),
+  );
+
+  router.get(
+    "/assignments/:id",
+    authed(async (req) => services.annotation.getAssignment(req.user, parseId(req.params.id, "Assignment"))),
+  );
+
+  router.post(
+    "/assignments/:id/judgment",
+    jsonBody,
+    authed(async (req, res) => {
+      const r = await services.annotation.judge(req.user, parseId(req.params.id, "Assignment"), req.body);
+      res.status(r.duplicate ? 200 : 201);
+      return { id: r.judgment_id, judgment_id: r.judgment_id, duplicate: r.duplicate, supersedes_id: r.supersedes_id };
+    }),
+  );
+
+  router.post(
+    "/assignments/:id/skip",
+    jsonBody,
+    authed(async (req) => services.annotation.skip(req.user, parseId(req.params.id, "Assignment"), req.body)),
+  );
+
+  router.get(
+    "/projects/:id/progress",
+    authed(async (req) => services.annotation.progress(req.user, parseId(req.params.id, "Project"))),
+  );
+
+  router.get(
+    "/projects/:id/me",
+    authed(async (req) => services.annotation.myStats(req.user, parseId(req.params.id, "Project"))),
+  );
+
+  router.get(
+    "/projects/:id/annotators",
+    authed(async (req) => ({ annotators: await services.annotation.annotatorStats(req.user, parseId(req.params.id, "Project")) })),
+  );
+
+  router.get(
+    "/projects/:id/judgments",
+    authed(async (req, res) => {
+      const gen = services.annotation.streamJudgments(req.user, parseId(req.params.id, "Project"));
+      // Pull the first row before writing headers so an access error still becomes a JSON error.
+      const first = await gen.next();
+      res.status(200).setHeader("Content-Type", "application/x-ndjson; charset=utf-8");
+      if (!first.done) {
+        let buf = `${JSON.stringify(first.value)}\n`;
+        for await (const row of gen) {
+          buf += `${JSON.stringify(row)}\n`;
+          if (buf.length > 64 * 1024) {
+            if (!res.write(buf)) await new Promise((r) => res.once("drain", r));
+            buf = "";
+          }
+        }
+        res.write(buf);
+      }
+      res.end();
+      return undefined;
+    }),
+  );
+
+  router.post(
+    "/tokens",
+    jsonBody,
+    authed(async (req, res) => {
+      const body = z.object({ name: z.string().optional() }).safeParse(req.body ?? {});
+      if (!body.success) throw validationError(body.error.issues);
+      const t = await services.auth.createToken(req.user.id, body.data.name ?? "api");
+      res.status(201);
+      return { id: t.id, token: t.token, prefix: t.prefix };
+    }),
+  );
+
+  router.use((_req, res) => {
+    res.status(404).json({ error: { code: "not_found", message: "No such endpoint" } });
+  });
+
+  router.use(apiErrorHandler);
+  return router;
+}
+
+/** Maps every error to `{error: {code, message}}` once; never leaks stacks or SQL. */
+export function apiErrorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  let e: DomainError;
+  const anyErr = err as { type?: string; status?: number; message?: string };
+  if (err instanceof DomainError) e = err;
+  else if (anyErr?.type === "entity.too.large") e = new DomainError("payload_too_large", "The request body is too large");
+  else if (anyErr?.type === "entity.parse.failed") e = new DomainError("validation_failed", "The body is not valid JSON", { fields: [{ path: "(body)", message: "not valid JSON" }] });
+  else {
+    console.error("unhandled API error:", err);
+    e = new DomainError("internal", "Something went wrong on our side");
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body: { error: { code: string; message: string; fields?: unknown; lines?: unknown } } = { error: { code: e.code, message: e.message } };
+  if (e.details?.fields) body.error.fields = e.details.fields;
+  if (e.details?.lines) body.error.lines = e.details.lines;
+  // Requests whose body we refused to read: close the connection rather than drain it.
+  if (e.code === "payload_too_large") res.setHeader("Connection", "close");
+  res.status(httpStatusFor[e.code]).json(body);
+}

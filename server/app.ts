@@ -1,0 +1,105 @@
+import { createServer, type Server as HttpServer } from "node:http";
+import path from "node:path";
+import { createRequestHandler } from "@remix-run/express";
+import { type ServerBuild } from "@remix-run/node";
+import express from "express";
+import { type Config } from "./config.ts";
+import { type Db, migrateToLatest, openDb } from "./db/database.ts";
+import { type Clock, systemClock } from "./domain/shared/clock.ts";
+import { apiErrorHandler, createApiRouter } from "./api/router.ts";
+import { userFromRequest } from "./api/http-auth.ts";
+import { registerRealtime } from "./realtime/register.ts";
+import { createServices, EventHub, type Services } from "./services.ts";
+
+export type RemixMode =
+  | { kind: "none" }
+  | { kind: "build"; buildPath: string; clientDir: string }
+  | { kind: "vite" };
+
+export type AppDeps = {
+  config: Config;
+  remix: RemixMode;
+  clock?: Clock;
+  random?: () => number;
+};
+
+export type PairwiseApp = {
+  app: express.Express;
+  httpServer: HttpServer;
+  services: Services;
+  db: Db;
+  close(): Promise<void>;
+};
+
+/** Builds the whole server (express + Remix + socket.io) without listening; tests use it directly. */
+export async function createApp(deps: AppDeps): Promise<PairwiseApp> {
+  const { config } = deps;
+  const { db } = openDb({ path: config.sqlitePath, synchronous: config.sqliteSynchronous });
+  await migrateToLatest(db);
+
+  const hub = new EventHub();
+  const services = createServices({ db, clock: deps.clock ?? systemClock, events: hub, sessionDays: config.sessionDays, random: deps.random });
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", "loopback");
+  const httpServer = createServer(app);
+  const realtime = registerRealtime(httpServer, services);
+  hub.attach(realtime.events);
+
+  let ready = false;
+  app.use((_req, res, next) => {
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    res.setHeader("Referrer-Policy", "same-origin");
+    next();
+  });
+  if (config.logRequests) {
+    app.use((req, res, next) => {
+      const t0 = performance.now();
+      res.on("finish", () => console.log(`${req.method} ${req.originalUrl} ${res.statusCode} ${(performance.now() - t0).toFixed(1)}ms`));
+      next();
+    });
+  }
+  app.use("/api/v1", createApiRouter(services, { maxJsonBytes: config.maxJsonBytes, maxImportBytes: config.maxImportBytes, isReady: () => ready }));
+
+  let viteClose: (() => Promise<void>) | null = null;
+  if (deps.remix.kind !== "none") {
+    let build: ServerBuild | (() => Promise<ServerBuild>);
+    if (deps.remix.kind === "vite") {
+      const vite = await import("vite");
+      const viteDevServer = await vite.createServer({ server: { middlewareMode: true, hmr: { server: httpServer } } });
+      viteClose = () => viteDevServer.close();
+      app.use(viteDevServer.middlewares);
+      build = () => viteDevServer.ssrLoadModule("virtual:remix/server-build") as Promise<ServerBuild>;
+    } else {
+      const clientDir = deps.remix.clientDir;
+      app.use("/assets", express.static(path.join(clientDir, "assets"), { immutable: true, maxAge: "1y" }));
+      app.use(express.static(clientDir, { maxAge: "1h" }));
+      build = (await import(/* @vite-ignore */ deps.remix.buildPath)) as ServerBuild;
+    }
+    app.use(express.static("public", { maxAge: "1h" }));
+    app.all(
+      "*",
+      createRequestHandler({
+        build,
+        mode: config.env === "production" ? "production" : "development",
+        getLoadContext: async (req) => ({ services, user: await userFromRequest(services, req), secureCookies: req.secure }),
+      }),
+    );
+  }
+  app.use(apiErrorHandler);
+  ready = true;
+
+  return {
+    app,
+    httpServer,
+    services,
+    db,
+    async close() {
+      await realtime.close();
+      if (viteClose) await viteClose();
+      await new Promise<void>((r) => (httpServer.listening ? httpServer.close(() => r()) : r()));
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import fs from "node:fs";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import { type Kysely as KyselyType, Kysely, type Migration, type MigrationProvider, Migrator, SqliteDialect, type Transaction } from "kysely";
+import * as init from "./migrations/2026-11-28T00-00_init.ts";
+import { type Database } from "./schema.ts";
+
+export type Db = KyselyType<Database>;
+export type Executor = Db | Transaction<Database>;
+
+// Listed explicitly (not read from disk) so the bundled production server carries its migrations.
+const migrations: Record<string, Migration> = {
+  "2026-11-28T00-00_init": init,
+};
+
+class StaticMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations;
+  }
+}
+
+export type OpenDbOptions = { path: string; synchronous?: "FULL" | "NORMAL" };
+
+export function openDb(opts: OpenDbOptions): { db: Db; sqlite: SQLite.Database } {
+  if (opts.path !== ":memory:") fs.mkdirSync(path.dirname(opts.path), { recursive: true });
+  const sqlite = new SQLite(opts.path);
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma("busy_timeout = 5000");
+  sqlite.pragma(`synchronous = ${opts.synchronous ?? "FULL"}`);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, sqlite };
+}
+
+export async function migrateToLatest(db: Db): Promise<void> {
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error || failed) {
+    throw new Error(`Database migration failed${failed ? ` at ${failed.migrationName}` : ""}: ${String(error)}`);
+  }
+}

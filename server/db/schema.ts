@@ -1,0 +1,156 @@
+import type { Generated, Insertable, Selectable } from "kysely";
+
+export type Role = "admin" | "researcher" | "annotator";
+export type MemberRole = "researcher" | "annotator";
+
+export interface UsersTable {
+  id: Generated<number>;
+  email: string;
+  name: string;
+  password_hash: string;
+  role: Role;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+export interface SessionsTable {
+  token_hash: string;
+  user_id: number;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  prefix: string;
+  token_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface ProjectsTable {
+  id: Generated<number>;
+  name: string;
+  guidelines: string;
+  scheme: string;
+  scheme_version: number;
+  judgments_per_pair: number;
+  lease_seconds: number;
+  created_by: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ProjectMembersTable {
+  project_id: number;
+  user_id: number;
+  role: MemberRole;
+  added_by: number | null;
+  added_at: number;
+}
+
+export interface ImportsTable {
+  id: Generated<number>;
+  project_id: number;
+  kind: "pairs" | "prompts";
+  format: "jsonl" | "csv";
+  filename: string | null;
+  imported: number;
+  duplicates: number;
+  user_id: number;
+  created_at: number;
+}
+
+export interface PromptsTable {
+  id: Generated<number>;
+  project_id: number;
+  prompt: string;
+  metadata: string | null;
+  content_hash: string;
+  import_id: number | null;
+  created_at: number;
+}
+
+export interface PairsTable {
+  id: Generated<number>;
+  project_id: number;
+  prompt: string;
+  response_a: string;
+  response_b: string;
+  model_a: string | null;
+  model_b: string | null;
+  checkpoint_a: number | null;
+  checkpoint_b: number | null;
+  metadata: string | null;
+  reference: "a" | "b" | null;
+  content_hash: string;
+  import_id: number | null;
+  created_at: number;
+  claimed: Generated<number>;
+  judged: Generated<number>;
+}
+
+export type AssignmentStatus = "active" | "judged" | "skipped" | "expired";
+
+export interface AssignmentsTable {
+  id: Generated<number>;
+  project_id: number;
+  pair_id: number;
+  annotator_id: number;
+  left_is_a: number;
+  status: AssignmentStatus;
+  created_at: number;
+  expires_at: number;
+  finished_at: number | null;
+  skip_reason: string | null;
+}
+
+export interface JudgmentsTable {
+  id: Generated<number>;
+  project_id: number;
+  pair_id: number;
+  assignment_id: number;
+  annotator_id: number;
+  source: Generated<"human" | "ai">;
+  choice: "a" | "b" | "tie" | "both_bad";
+  choice_shown: "left" | "right" | "tie" | "both_bad";
+  left_is_a: number;
+  strength: number | null;
+  criteria: string | null;
+  rationale: string | null;
+  flags: string | null;
+  time_on_task_ms: number | null;
+  idempotency_key: string;
+  supersedes_id: number | null;
+  scheme_version: number;
+  model_a: string | null;
+  model_b: string | null;
+  checkpoint_a: number | null;
+  checkpoint_b: number | null;
+  response_a_sha256: string;
+  response_b_sha256: string;
+  created_at: number;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  api_tokens: ApiTokensTable;
+  projects: ProjectsTable;
+  project_members: ProjectMembersTable;
+  imports: ImportsTable;
+  prompts: PromptsTable;
+  pairs: PairsTable;
+  assignments: AssignmentsTable;
+  judgments: JudgmentsTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type Project = Selectable<ProjectsTable>;
+export type Pair = Selectable<PairsTable>;
+export type Assignment = Selectable<AssignmentsTable>;
+export type Judgment = Selectable<JudgmentsTable>;
+export type NewPair = Insertable<PairsTable>;

@@ -1,0 +1,471 @@
+import crypto from "node:crypto";
+import { sql } from "kysely";
+import { type Db, type Executor } from "../../db/database.ts";
+import { type Assignment, type Pair } from "../../db/schema.ts";
+import { type SessionUser } from "../auth/auth-service.ts";
+import { type Content } from "../imports/records.ts";
+import { type ProjectService } from "../projects/project-service.ts";
+import { type Clock } from "../shared/clock.ts";
+import { DomainError, notFound, validationError } from "../shared/errors.ts";
+import { type DomainEvents } from "../shared/events.ts";
+import { sha256 } from "../shared/hash.ts";
+import { checkAgainstScheme, judgmentInputSchema, shownToCanonical, skipInputSchema } from "./judgment-input.ts";
+import { type ProgressCounts } from "./progress.ts";
+
+export type AssignmentView = {
+  assignment_id: number;
+  pair_id: number;
+  project_id: number;
+  prompt: Content;
+  left: Content;
+  right: Content;
+  expires_at: string;
+  lease_seconds: number;
+  scheme_version: number;
+};
+
+export type JudgmentReceipt = { judgment_id: number; duplicate: boolean; supersedes_id: number | null };
+
+const RECLAIM_BATCH = 500;
+
+function pairToView(a: Assignment, p: Pick<Pair, "prompt" | "response_a" | "response_b">, leaseSeconds: number, schemeVersion: number): AssignmentView {
+  const a_ = JSON.parse(p.response_a) as Content;
+  const b_ = JSON.parse(p.response_b) as Content;
+  return {
+    assignment_id: a.id,
+    pair_id: a.pair_id,
+    project_id: a.project_id,
+    prompt: JSON.parse(p.prompt) as Content,
+    left: a.left_is_a ? a_ : b_,
+    right: a.left_is_a ? b_ : a_,
+    expires_at: new Date(a.expires_at).toISOString(),
+    lease_seconds: leaseSeconds,
+    scheme_version: schemeVersion,
+  };
+}
+
+function startOfUtcDay(ms: number): number {
+  return ms - (ms % 86_400_000);
+}
+
+/**
+ * The comparison workflow: leases on pairs (assignment), judgments and skips.
+ *
+ * Invariant: pairs.claimed = judged assignments + active leases on the pair, and the assignment
+ * rule never lets claimed exceed the project's target. Every change to it happens inside the
+ * same transaction as the assignment change that causes it.
+ */
+export class AnnotationService {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly projects: ProjectService,
+    private readonly events: DomainEvents,
+    private readonly random: () => number = () => crypto.randomInt(2),
+  ) {}
+
+  /** Returns expired leases' slots to the pool. Cheap when nothing expired (an index range probe). */
+  async reclaimExpired(trx: Executor, now: number): Promise<number> {
+    const expired = await trx
+      .selectFrom("assignments")
+      .select(["id", "pair_id"])
+      .where("status", "=", "active")
+      .where("expires_at", "<=", now)
+      .limit(RECLAIM_BATCH)
+      .execute();
+    if (expired.length === 0) return 0;
+    await trx
+      .updateTable("assignments")
+      .set({ status: "expired", finished_at: now })
+      .where("id", "in", expired.map((e) => e.id))
+      .execute();
+    for (const e of expired) {
+      await trx.updateTable("pairs").set({ claimed: sql`claimed - 1` }).where("id", "=", e.pair_id).execute();
+    }
+    return expired.length;
+  }
+
+  /**
+   * The annotator's current lease in this project, or a new one. With `after` (the lease on
+   * screen) it returns a second lease for prefetching; an annotator holds at most two.
+   */
+  async next(user: SessionUser, projectId: number, opts: { after?: number } = {}): Promise<AssignmentView | null> {
+    const { project } = await this.projects.requireMember(user, projectId);
+    const now = this.clock.now();
+    const target = project.judgmentsPerPair;
+    const result = await this.db.transaction().execute(async (trx) => {
+      await this.reclaimExpired(trx, now);
+      let q = trx
+        .selectFrom("assignments")
+        .innerJoin("pairs", "pairs.id", "assignments.pair_id")
+        .selectAll("assignments")
+        .select(["pairs.prompt", "pairs.response_a", "pairs.response_b"])
+        .where("assignments.annotator_id", "=", user.id)
+        .where("assignments.project_id", "=", projectId)
+        .where("assignments.status", "=", "active")
+        .where("assignments.expires_at", ">", now);
+      if (opts.after !== undefined) q = q.where("assignments.id", "!=", opts.after);
+      const held = await q.orderBy("assignments.id").limit(1).executeTakeFirst();
+      if (held) return { assignment: held as Assignment, pair: held, created: false };
+
+      // Closest to completion first (most claimed), then oldest: finishes pairs instead of
+      // spreading a few judgments over many.
+      const candidate = await trx
+        .selectFrom("pairs as p")
+        .select(["p.id", "p.prompt", "p.response_a", "p.response_b"])
+        .where("p.project_id", "=", projectId)
+        .where("p.claimed", "<", target)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom("assignments as a")
+                .select(sql`1`.as("one"))
+                .whereRef("a.pair_id", "=", "p.id")
+                .where("a.annotator_id", "=", user.id)
+                .where("a.status", "in", ["active", "judged", "skipped"]),
+            ),
+          ),
+        )
+        .orderBy("p.claimed", "desc")
+        .orderBy("p.id", "asc")
+        .limit(1)
+        .executeTakeFirst();
+      if (!candidate) return null;
+      const assignment = await trx
+        .insertInto("assignments")
+        .values({
+          project_id: projectId,
+          pair_id: candidate.id,
+          annotator_id: user.id,
+          left_is_a: this.random() === 1 ? 1 : 0,
+          status: "active",
+          created_at: now,
+          expires_at: now + project.leaseSeconds * 1000,
+          finished_at: null,
+          skip_reason: null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const bumped = await trx
+        .updateTable("pairs")
+        .set({ claimed: sql`claimed + 1` })
+        .where("id", "=", candidate.id)
+        .where("claimed", "<", target)
+        .executeTakeFirst();
+      if (Number(bumped.numUpdatedRows) !== 1) throw new DomainError("conflict", "The pair filled up meanwhile; try again");
+      return { assignment, pair: candidate, created: true };
+    });
+    if (!result) return null;
+    if (result.created) this.events.progressChanged(projectId);
+    return pairToView(result.assignment, result.pair, project.leaseSeconds, project.schemeVersion);
+  }
+
+  /** An assignment the user holds, with its pair, for a page reload or "undo". */
+  async getAssignment(user: SessionUser, assignmentId: number): Promise<AssignmentView & { status: Assignment["status"] }> {
+    const row = await this.db
+      .selectFrom("assignments")
+      .innerJoin("pairs", "pairs.id", "assignments.pair_id")
+      .selectAll("assignments")
+      .select(["pairs.prompt", "pairs.response_a", "pairs.response_b"])
+      .where("assignments.id", "=", assignmentId)
+      .executeTakeFirst();
+    if (!row || row.annotator_id !== user.id) throw notFound("Assignment");
+    const { project } = await this.projects.requireMember(user, row.project_id);
+    return { ...pairToView(row as Assignment, row, project.leaseSeconds, project.schemeVersion), status: row.status };
+  }
+
+  private async accessForAssignment(user: SessionUser, assignmentId: number) {
+    const head = await this.db.selectFrom("assignments").select(["project_id", "annotator_id"]).where("id", "=", assignmentId).executeTakeFirst();
+    if (!head) throw notFound("Assignment");
+    if (head.annotator_id !== user.id) {
+      // Someone else's lease: 409 as the API promises, but only to members of that project.
+      await this.projects.requireMember(user, head.project_id);
+      throw new DomainError("lease_foreign", "This assignment belongs to someone else");
+    }
+    return this.projects.requireMember(user, head.project_id);
+  }
+
+  async judge(user: SessionUser, assignmentId: number, body: unknown): Promise<JudgmentReceipt> {
+    const parsed = judgmentInputSchema.safeParse(body);
+    if (!parsed.success) throw validationError(parsed.error.issues);
+    const input = parsed.data;
+    const now = this.clock.now();
+    // Access and scheme are read before the transaction: SQLite runs one transaction at a time on
+    // one connection, so the transaction body must only use `trx`.
+    const { project } = await this.accessForAssignment(user, assignmentId);
+    const issues = checkAgainstScheme(input, project.scheme);
+
+    const receipt = await this.db.transaction().execute(async (trx) => {
+      // A retried submit (same client key) returns the stored judgment and writes nothing.
+      const prior = await trx
+        .selectFrom("judgments")
+        .select(["id", "assignment_id", "supersedes_id"])
+        .where("annotator_id", "=", user.id)
+        .where("idempotency_key", "=", input.idempotency_key)
+        .executeTakeFirst();
+      if (prior) {
+        if (prior.assignment_id !== assignmentId) {
+          throw new DomainError("conflict", "This idempotency key was already used for another assignment");
+        }
+        return { receipt: { judgment_id: prior.id, duplicate: true, supersedes_id: prior.supersedes_id }, event: null };
+      }
+      const a = await trx.selectFrom("assignments").selectAll().where("id", "=", assignmentId).executeTakeFirst();
+      if (!a) throw notFound("Assignment");
+      if (a.annotator_id !== user.id) throw new DomainError("lease_foreign", "This assignment belongs to someone else");
+      if (issues.length) throw validationError(issues);
+      if (a.status === "skipped") throw new DomainError("lease_expired", "This pair was skipped");
+      if (a.status === "expired" || a.expires_at <= now) throw new DomainError("lease_expired", "This pair's time ran out");
+
+      let supersedes: number | null = null;
+      if (a.status === "judged") {
+        // A correction within the lease: a new row that supersedes the latest one, never an update.
+        const latest = await trx
+          .selectFrom("judgments")
+          .select("id")
+          .where("assignment_id", "=", a.id)
+          .orderBy("id", "desc")
+          .limit(1)
+          .executeTakeFirstOrThrow();
+        supersedes = latest.id;
+      }
+      const pair = await trx
+        .selectFrom("pairs")
+        .select(["response_a", "response_b", "model_a", "model_b", "checkpoint_a", "checkpoint_b"])
+        .where("id", "=", a.pair_id)
+        .executeTakeFirstOrThrow();
+      const leftIsA = a.left_is_a === 1;
+      const criteria = input.criteria
+        ? Object.fromEntries(Object.entries(input.criteria).map(([k, v]) => [k, shownToCanonical(v, leftIsA)]))
+        : null;
+      const rationale = input.rationale?.trim() || null;
+      const inserted = await trx
+        .insertInto("judgments")
+        .values({
+          project_id: a.project_id,
+          pair_id: a.pair_id,
+          assignment_id: a.id,
+          annotator_id: user.id,
+          choice: shownToCanonical(input.choice, leftIsA) as "a" | "b" | "tie" | "both_bad",
+          choice_shown: input.choice,
+          left_is_a: a.left_is_a,
+          strength: input.strength ?? null,
+          criteria: criteria ? JSON.stringify(criteria) : null,
+          rationale,
+          flags: input.flags?.length ? JSON.stringify(input.flags) : null,
+          time_on_task_ms: input.time_on_task_ms ?? null,
+          idempotency_key: input.idempotency_key,
+          supersedes_id: supersedes,
+          scheme_version: project.schemeVersion,
+          model_a: pair.model_a,
+          model_b: pair.model_b,
+          checkpoint_a: pair.checkpoint_a,
+          checkpoint_b: pair.checkpoint_b,
+          response_a_sha256: sha256(pair.response_a),
+          response_b_sha256: sha256(pair.response_b),
+          created_at: now,
+        })
+        .returning("id")
+        .executeTakeFirstOrThrow();
+      if (a.status === "active") {
+        await trx.updateTable("assignments").set({ status: "judged", finished_at: now }).where("id", "=", a.id).execute();
+        await trx.updateTable("pairs").set({ judged: sql`judged + 1` }).where("id", "=", a.pair_id).execute();
+      }
+      return {
+        receipt: { judgment_id: inserted.id, duplicate: false, supersedes_id: supersedes },
+        event: { projectId: a.project_id, judgmentId: inserted.id, annotatorId: user.id, pairId: a.pair_id, createdAt: now, timeOnTaskMs: input.time_on_task_ms ?? null },
+      };
+    });
+    if (receipt.event) {
+      this.events.judgmentCreated(receipt.event);
+      this.events.progressChanged(receipt.event.projectId);
+    }
+    return receipt.receipt;
+  }
+
+  async skip(user: SessionUser, assignmentId: number, body: unknown): Promise<{ skipped: true }> {
+    const parsed = skipInputSchema.safeParse(body);
+    if (!parsed.success) throw validationError(parsed.error.issues);
+    const now = this.clock.now();
+    await this.accessForAssignment(user, assignmentId);
+    const projectId = await this.db.transaction().execute(async (trx) => {
+      const a = await trx.selectFrom("assignments").selectAll().where("id", "=", assignmentId).executeTakeFirst();
+      if (!a) throw notFound("Assignment");
+      if (a.annotator_id !== user.id) throw new DomainError("lease_foreign", "This assignment belongs to someone else");
+      if (a.status === "skipped") return null; // retried skip: already done
+      if (a.status !== "active" || a.expires_at <= now) throw new DomainError("lease_expired", "This pair's time ran out or it was already judged");
+      await trx.updateTable("assignments").set({ status: "skipped", skip_reason: parsed.data.reason, finished_at: now }).where("id", "=", a.id).execute();
+      await trx.updateTable("pairs").set({ claimed: sql`claimed - 1` }).where("id", "=", a.pair_id).execute();
+      return a.project_id;
+    });
+    if (projectId !== null) this.events.progressChanged(projectId);
+    return { skipped: true };
+  }
+
+  async progress(user: SessionUser, projectId: number): Promise<ProgressCounts> {
+    const { project } = await this.projects.requireMember(user, projectId);
+    return this.progressCounts(projectId, project.judgmentsPerPair);
+  }
+
+  /** Counters without an access check, for the realtime layer after it has checked room access. */
+  async progressCounts(projectId: number, target: number): Promise<ProgressCounts> {
+    const now = this.clock.now();
+    const byJudged = await this.db
+      .selectFrom("pairs")
+      .select(["judged", (eb) => eb.fn.countAll<number>().as("n")])
+      .where("project_id", "=", projectId)
+      .groupBy("judged")
+      .execute();
+    let total = 0;
+    let complete = 0;
+    let untouched = 0;
+    for (const r of byJudged) {
+      const n = Number(r.n);
+      total += n;
+      if (r.judged >= target) complete += n;
+      else if (r.judged === 0) untouched += n;
+    }
+    const active = await this.db
+      .selectFrom("assignments")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("status", "=", "active")
+      .where("expires_at", ">", now)
+      .where("project_id", "=", projectId)
+      .executeTakeFirstOrThrow();
+    const j = await this.db
+      .selectFrom("judgments")
+      .select([
+        (eb) => eb.fn.countAll<number>().as("total"),
+        sql<number>`coalesce(sum(created_at >= ${startOfUtcDay(now)}), 0)`.as("today"),
+        sql<number>`coalesce(sum(created_at >= ${now - 3_600_000}), 0)`.as("last_hour"),
+      ])
+      .where("project_id", "=", projectId)
+      .where("supersedes_id", "is", null)
+      .executeTakeFirstOrThrow();
+    return {
+      pairs: { total, complete, partial: total - complete - untouched, untouched, inProgress: Number(active.n) },
+      judgments: { total: Number(j.total), today: Number(j.today), lastHour: Number(j.last_hour) },
+      target,
+    };
+  }
+
+  /** The annotator's own header figures: judged today, and pairs left in the project. */
+  async myStats(user: SessionUser, projectId: number): Promise<{ today: number; total: number; remaining: number }> {
+    const { project } = await this.projects.requireMember(user, projectId);
+    const now = this.clock.now();
+    const mine = await this.db
+      .selectFrom("judgments")
+      .select([(eb) => eb.fn.countAll<number>().as("total"), sql<number>`coalesce(sum(created_at >= ${startOfUtcDay(now)}), 0)`.as("today")])
+      .where("annotator_id", "=", user.id)
+      .where("project_id", "=", projectId)
+      .where("supersedes_id", "is", null)
+      .executeTakeFirstOrThrow();
+    const open = await this.db
+      .selectFrom("pairs")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("project_id", "=", projectId)
+      .where("judged", "<", project.judgmentsPerPair)
+      .executeTakeFirstOrThrow();
+    return { today: Number(mine.today), total: Number(mine.total), remaining: Number(open.n) };
+  }
+
+  /** Researcher view: per-annotator counts and median time on task (exact median, in SQL). */
+  async annotatorStats(user: SessionUser, projectId: number) {
+    await this.projects.requireResearcher(user, projectId);
+    return this.annotatorStatsUnchecked(projectId);
+  }
+
+  async annotatorStatsUnchecked(projectId: number) {
+    const now = this.clock.now();
+    const rows = await sql<{ id: number; email: string; name: string; judgments: number; today: number; skips: number; median_ms: number | null; last_at: number | null }>`
+      WITH counts AS (
+        SELECT annotator_id, count(*) AS judgments, sum(created_at >= ${startOfUtcDay(now)}) AS today, max(created_at) AS last_at
+        FROM judgments WHERE project_id = ${projectId} AND supersedes_id IS NULL GROUP BY annotator_id
+      ), ranked AS (
+        SELECT annotator_id, time_on_task_ms AS v,
+          row_number() OVER (PARTITION BY annotator_id ORDER BY time_on_task_ms) AS rn,
+          count(*) OVER (PARTITION BY annotator_id) AS c
+        FROM judgments WHERE project_id = ${projectId} AND supersedes_id IS NULL AND time_on_task_ms IS NOT NULL
+      ), medians AS (
+        SELECT annotator_id, avg(v) AS median_ms FROM ranked WHERE rn IN ((c + 1) / 2, (c + 2) / 2) GROUP BY annotator_id
+      ), skips AS (
+        SELECT annotator_id, count(*) AS skips FROM assignments WHERE project_id = ${projectId} AND status = 'skipped' GROUP BY annotator_id
+      )
+      SELECT u.id, u.email, u.name, coalesce(c.judgments, 0) AS judgments, coalesce(c.today, 0) AS today,
+        coalesce(s.skips, 0) AS skips, m.median_ms, c.last_at
+      FROM project_members pm
+      JOIN users u ON u.id = pm.user_id
+      LEFT JOIN counts c ON c.annotator_id = u.id
+      LEFT JOIN medians m ON m.annotator_id = u.id
+      LEFT JOIN skips s ON s.annotator_id = u.id
+      WHERE pm.project_id = ${projectId} AND (pm.role = 'annotator' OR c.judgments > 0)
+      ORDER BY judgments DESC, u.email
+    `.execute(this.db);
+    return rows.rows.map((r) => ({ ...r, judgments: Number(r.judgments), today: Number(r.today), skips: Number(r.skips), median_ms: r.median_ms === null ? null : Math.round(r.median_ms) }));
+  }
+
+  /** Judgments per hour over the last `hours` hours (oldest first, zero-filled). */
+  async judgmentsPerHour(user: SessionUser, projectId: number, hours = 24) {
+    await this.projects.requireResearcher(user, projectId);
+    const now = this.clock.now();
+    const firstHour = Math.floor(now / 3_600_000) - hours + 1;
+    const rows = await this.db
+      .selectFrom("judgments")
+      .select([sql<number>`created_at / 3600000`.as("h"), (eb) => eb.fn.countAll<number>().as("n")])
+      .where("project_id", "=", projectId)
+      .where("created_at", ">=", firstHour * 3_600_000)
+      .where("supersedes_id", "is", null)
+      .groupBy(sql`created_at / 3600000`)
+      .execute();
+    const byHour = new Map(rows.map((r) => [Number(r.h), Number(r.n)]));
+    return Array.from({ length: hours }, (_, i) => ({ hour: new Date((firstHour + i) * 3_600_000).toISOString(), count: byHour.get(firstHour + i) ?? 0 }));
+  }
+
+  /** Raw judgments with provenance, streamed in id order (researchers only). */
+  async *streamJudgments(user: SessionUser, projectId: number): AsyncGenerator<Record<string, unknown>> {
+    await this.projects.requireResearcher(user, projectId);
+    let afterId = 0;
+    for (;;) {
+      const rows = await this.db
+        .selectFrom("judgments")
+        .innerJoin("users", "users.id", "judgments.annotator_id")
+        .selectAll("judgments")
+        .select("users.email as annotator_email")
+        .where("judgments.project_id", "=", projectId)
+        .where("judgments.id", ">", afterId)
+        .orderBy("judgments.id")
+        .limit(1000)
+        .execute();
+      if (rows.length === 0) return;
+      for (const r of rows) {
+        yield {
+          id: r.id,
+          project_id: r.project_id,
+          pair_id: r.pair_id,
+          assignment_id: r.assignment_id,
+          annotator_id: r.annotator_id,
+          annotator_email: r.annotator_email,
+          source: r.source,
+          choice: r.choice,
+          choice_shown: r.choice_shown,
+          left: r.left_is_a ? "a" : "b",
+          strength: r.strength,
+          criteria: r.criteria ? JSON.parse(r.criteria) : null,
+          rationale: r.rationale,
+          flags: r.flags ? JSON.parse(r.flags) : [],
+          time_on_task_ms: r.time_on_task_ms,
+          idempotency_key: r.idempotency_key,
+          supersedes_id: r.supersedes_id,
+          scheme_version: r.scheme_version,
+          model_a: r.model_a,
+          model_b: r.model_b,
+          checkpoint_a: r.checkpoint_a,
+          checkpoint_b: r.checkpoint_b,
+          response_a_sha256: r.response_a_sha256,
+          response_b_sha256: r.response_b_sha256,
+          created_at: new Date(r.created_at).toISOString(),
+        };
+      }
+      afterId = rows[rows.length - 1]!.id;
+    }
+  }
+}

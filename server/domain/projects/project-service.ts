@@ -1,0 +1,202 @@
+import { z } from "zod";
+import { type Db } from "../../db/database.ts";
+import { type MemberRole, type Project } from "../../db/schema.ts";
+import { type SessionUser } from "../auth/auth-service.ts";
+import { type Clock } from "../shared/clock.ts";
+import { DomainError, forbidden, notFound, validationError } from "../shared/errors.ts";
+import { type DomainEvents } from "../shared/events.ts";
+import { parseStoredScheme, type Scheme, schemeSchema } from "./scheme.ts";
+
+export const projectSettingsSchema = z
+  .object({
+    name: z.string().trim().min(1, "is required").max(200),
+    guidelines: z.string().max(100_000).default(""),
+    scheme: schemeSchema.default({}),
+    judgmentsPerPair: z.number().int().min(1).max(100).default(3),
+    leaseSeconds: z.number().int().min(30).max(86_400).default(600),
+  })
+  .strict();
+
+export type ProjectSettingsInput = z.input<typeof projectSettingsSchema>;
+
+export type ProjectView = {
+  id: number;
+  name: string;
+  guidelines: string;
+  scheme: Scheme;
+  schemeVersion: number;
+  judgmentsPerPair: number;
+  leaseSeconds: number;
+  createdAt: number;
+  updatedAt: number;
+};
+
+export type Access = { project: ProjectView; memberRole: MemberRole | "admin" };
+
+export function toProjectView(p: Project): ProjectView {
+  return {
+    id: p.id,
+    name: p.name,
+    guidelines: p.guidelines,
+    scheme: parseStoredScheme(p.scheme),
+    schemeVersion: p.scheme_version,
+    judgmentsPerPair: p.judgments_per_pair,
+    leaseSeconds: p.lease_seconds,
+    createdAt: p.created_at,
+    updatedAt: p.updated_at,
+  };
+}
+
+export const memberInputSchema = z.object({
+  email: z.string().trim().toLowerCase().email(),
+  role: z.enum(["researcher", "annotator"]),
+});
+
+export class ProjectService {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly events: DomainEvents,
+  ) {}
+
+  async create(user: SessionUser, input: unknown): Promise<ProjectView> {
+    if (user.role === "annotator") throw forbidden("Only researchers and admins can create projects");
+    const parsed = projectSettingsSchema.safeParse(input);
+    if (!parsed.success) throw validationError(parsed.error.issues);
+    const s = parsed.data;
+    const now = this.clock.now();
+    const project = await this.db.transaction().execute(async (trx) => {
+      const p = await trx
+        .insertInto("projects")
+        .values({
+          name: s.name,
+          guidelines: s.guidelines,
+          scheme: JSON.stringify(s.scheme),
+          scheme_version: 1,
+          judgments_per_pair: s.judgmentsPerPair,
+          lease_seconds: s.leaseSeconds,
+          created_by: user.id,
+          created_at: now,
+          updated_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await trx.insertInto("project_members").values({ project_id: p.id, user_id: user.id, role: "researcher", added_by: user.id, added_at: now }).execute();
+      return p;
+    });
+    return toProjectView(project);
+  }
+
+  /** Settings changes bump the scheme version when the labeling scheme itself changed. */
+  async update(user: SessionUser, projectId: number, input: unknown): Promise<ProjectView> {
+    const { project } = await this.requireResearcher(user, projectId);
+    const parsed = projectSettingsSchema.safeParse(input);
+    if (!parsed.success) throw validationError(parsed.error.issues);
+    const s = parsed.data;
+    const schemeChanged = JSON.stringify(s.scheme) !== JSON.stringify(project.scheme);
+    const row = await this.db
+      .updateTable("projects")
+      .set({
+        name: s.name,
+        guidelines: s.guidelines,
+        scheme: JSON.stringify(s.scheme),
+        scheme_version: project.schemeVersion + (schemeChanged ? 1 : 0),
+        judgments_per_pair: s.judgmentsPerPair,
+        lease_seconds: s.leaseSeconds,
+        updated_at: this.clock.now(),
+      })
+      .where("id", "=", projectId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    this.events.progressChanged(projectId);
+    return toProjectView(row);
+  }
+
+  async get(projectId: number): Promise<ProjectView | undefined> {
+    const p = await this.db.selectFrom("projects").selectAll().where("id", "=", projectId).executeTakeFirst();
+    return p ? toProjectView(p) : undefined;
+  }
+
+  async listForUser(user: SessionUser): Promise<(ProjectView & { memberRole: MemberRole | "admin" })[]> {
+    if (user.role === "admin") {
+      const rows = await this.db.selectFrom("projects").selectAll().orderBy("id", "desc").execute();
+      return rows.map((p) => ({ ...toProjectView(p), memberRole: "admin" as const }));
+    }
+    const rows = await this.db
+      .selectFrom("projects")
+      .innerJoin("project_members", "project_members.project_id", "projects.id")
+      .selectAll("projects")
+      .select("project_members.role as member_role")
+      .where("project_members.user_id", "=", user.id)
+      .orderBy("projects.id", "desc")
+      .execute();
+    return rows.map((p) => ({ ...toProjectView(p), memberRole: p.member_role }));
+  }
+
+  /** Any member (or an admin) may see the project and annotate in it. */
+  async requireMember(user: SessionUser, projectId: number): Promise<Access> {
+    const project = await this.get(projectId);
+    if (!project) throw notFound("Project");
+    if (user.role === "admin") return { project, memberRole: "admin" };
+    const m = await this.db
+      .selectFrom("project_members")
+      .select("role")
+      .where("project_id", "=", projectId)
+      .where("user_id", "=", user.id)
+      .executeTakeFirst();
+    // Non-members get 404, not 403: a project's existence is not theirs to learn.
+    if (!m) throw notFound("Project");
+    return { project, memberRole: m.role };
+  }
+
+  /** Settings, imports, members, progress details and raw judgments need a researcher. */
+  async requireResearcher(user: SessionUser, projectId: number): Promise<Access> {
+    const access = await this.requireMember(user, projectId);
+    if (access.memberRole === "annotator") throw forbidden("Only the project's researchers can do this");
+    return access;
+  }
+
+  async addMember(user: SessionUser, projectId: number, input: unknown): Promise<{ userId: number; role: MemberRole }> {
+    await this.requireResearcher(user, projectId);
+    const parsed = memberInputSchema.safeParse(input);
+    if (!parsed.success) throw validationError(parsed.error.issues);
+    const target = await this.db
+      .selectFrom("users")
+      .select(["id", "role"])
+      .where("email", "=", parsed.data.email)
+      .where("disabled_at", "is", null)
+      .executeTakeFirst();
+    if (!target) throw new DomainError("not_found", `No user with email ${parsed.data.email}; create the account first`);
+    if (parsed.data.role === "researcher" && target.role === "annotator") {
+      throw new DomainError("validation_failed", "An annotator account cannot be a project researcher", {
+        fields: [{ path: "role", message: "annotator accounts can only join as annotator" }],
+      });
+    }
+    await this.db
+      .insertInto("project_members")
+      .values({ project_id: projectId, user_id: target.id, role: parsed.data.role, added_by: user.id, added_at: this.clock.now() })
+      .onConflict((oc) => oc.columns(["project_id", "user_id"]).doUpdateSet({ role: parsed.data.role }))
+      .execute();
+    this.events.membersChanged(projectId);
+    return { userId: target.id, role: parsed.data.role };
+  }
+
+  async removeMember(user: SessionUser, projectId: number, userId: number): Promise<void> {
+    await this.requireResearcher(user, projectId);
+    const r = await this.db.deleteFrom("project_members").where("project_id", "=", projectId).where("user_id", "=", userId).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw notFound("Member");
+    this.events.membersChanged(projectId);
+  }
+
+  async listMembers(user: SessionUser, projectId: number) {
+    await this.requireResearcher(user, projectId);
+    return this.db
+      .selectFrom("project_members")
+      .innerJoin("users", "users.id", "project_members.user_id")
+      .select(["users.id", "users.email", "users.name", "project_members.role", "project_members.added_at"])
+      .where("project_members.project_id", "=", projectId)
+      .orderBy("project_members.role")
+      .orderBy("users.email")
+      .execute();
+  }
+}

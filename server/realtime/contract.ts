@@ -1,0 +1,54 @@
+import { z } from "zod";
+
+/** Socket events, declared once and shared with the browser (`entity:verb`). */
+
+export const joinPayloadSchema = z.object({
+  projectId: z.number().int().positive(),
+  mode: z.enum(["annotate", "watch"]),
+});
+export const leavePayloadSchema = z.object({ projectId: z.number().int().positive() });
+
+export type JoinPayload = z.infer<typeof joinPayloadSchema>;
+export type LeavePayload = z.infer<typeof leavePayloadSchema>;
+
+export type Ack<T> = { data: T } | { error: { code: string; message: string } };
+
+export type ProgressPayload = {
+  projectId: number;
+  counts: {
+    pairs: { total: number; complete: number; partial: number; untouched: number; inProgress: number };
+    judgments: { total: number; today: number; lastHour: number };
+    target: number;
+  };
+};
+
+export type AnnotatorRow = {
+  id: number;
+  email: string;
+  name: string;
+  judgments: number;
+  today: number;
+  skips: number;
+  median_ms: number | null;
+  last_at: number | null;
+};
+
+export type PresenceEntry = { userId: number; name: string; mode: "annotate" | "watch"; since: number };
+
+export interface ServerToClientEvents {
+  "progress:updated": (p: ProgressPayload) => void;
+  "judgment:created": (p: { projectId: number; judgmentId: number; annotatorId: number; createdAt: number }) => void;
+  "annotators:updated": (p: { projectId: number; annotators: AnnotatorRow[] }) => void;
+  "pairs:imported": (p: { projectId: number; imported: number; kind: "pairs" | "prompts" }) => void;
+  "presence:updated": (p: { projectId: number; online: PresenceEntry[] }) => void;
+}
+
+export interface ClientToServerEvents {
+  "project:join": (p: JoinPayload, ack: (r: Ack<{ role: string }>) => void) => void;
+  "project:leave": (p: LeavePayload) => void;
+}
+
+export const rooms = {
+  everyone: (projectId: number) => `project:${projectId}`,
+  staff: (projectId: number) => `project:${projectId}:staff`,
+};
