@@ -7,7 +7,7 @@ import { type Config } from "./config.ts";
 import { type Db, migrateToLatest, openDb } from "./db/database.ts";
 import { type Clock, systemClock } from "./domain/shared/clock.ts";
 import { apiErrorHandler, createApiRouter } from "./api/router.ts";
-import { userFromRequest } from "./api/http-auth.ts";
+import { clearSessionCookie, sessionCookie, userFromRequest } from "./api/http-auth.ts";
 import { registerRealtime } from "./realtime/register.ts";
 import { createServices, EventHub, type Services } from "./services.ts";
 
@@ -83,7 +83,14 @@ export async function createApp(deps: AppDeps): Promise<PairwiseApp> {
       createRequestHandler({
         build,
         mode: config.env === "production" ? "production" : "development",
-        getLoadContext: async (req) => ({ services, user: await userFromRequest(services, req), secureCookies: req.secure }),
+        getLoadContext: async (req) => ({
+          services,
+          user: await userFromRequest(services, req),
+          cookies: {
+            session: (token: string, maxAgeSeconds: number) => sessionCookie(token, maxAgeSeconds, req.secure),
+            clear: () => clearSessionCookie(req.secure),
+          },
+        }),
       }),
     );
   }
