@@ -122,13 +122,25 @@ export async function connectSocket(s: TestServer, token: string): Promise<Typed
   return socket;
 }
 
-export function nextEvent<E extends keyof ServerToClientEvents>(socket: TypedClient, event: E, timeoutMs = 5000): Promise<Parameters<ServerToClientEvents[E]>[0]> {
+/** Resolves with the first `event` whose payload satisfies `accept` (default: any). */
+export function nextEvent<E extends keyof ServerToClientEvents>(
+  socket: TypedClient,
+  event: E,
+  accept: (p: Parameters<ServerToClientEvents[E]>[0]) => boolean = () => true,
+  timeoutMs = 5000,
+): Promise<Parameters<ServerToClientEvents[E]>[0]> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${String(event)} event within ${timeoutMs} ms`)), timeoutMs);
-    (socket as any).once(event, (payload: any) => {
+    const handler = (payload: any) => {
+      if (!accept(payload)) return;
       clearTimeout(timer);
+      (socket as any).off(event, handler);
       resolve(payload);
-    });
+    };
+    const timer = setTimeout(() => {
+      (socket as any).off(event, handler);
+      reject(new Error(`no matching ${String(event)} event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    (socket as any).on(event, handler);
   });
 }
 
