@@ -40,7 +40,7 @@ export type Config = {
 export class ConfigError extends Error {}
 
 /** Parses the environment once; a bad value throws one readable line per problem. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
