@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Fresh clone → every test: installs what the tests need (npm packages, Debian's Chromium, the
+# trainer's Python virtualenv), then runs type checks, unit + integration tests, browser tests
+# against the production build, and the trainer's tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-node-deps.sh
+bash scripts/install-chromium.sh
+
+echo "== typecheck"
+npm run typecheck
+
+echo "== unit and integration tests"
+npx vitest run
+
+echo "== production build"
+npm run build
+
+if ls tests/e2e/*.test.ts >/dev/null 2>&1; then
+  echo "== browser tests"
+  npx vitest run --config vitest.e2e.config.ts
+fi
+
+if [ -f scripts/test-trainer.sh ]; then
+  echo "== trainer tests"
+  bash scripts/test-trainer.sh
+fi
+echo "== all test suites passed"
