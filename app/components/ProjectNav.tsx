@@ -1,0 +1,29 @@
+import { NavLink } from "@remix-run/react";
+
+const tabs = [
+  { to: "", label: "Overview", end: true },
+  { to: "annotate", label: "Annotate" },
+  { to: "import", label: "Import" },
+  { to: "members", label: "Members" },
+  { to: "settings", label: "Settings" },
+];
+
+export function ProjectNav({ projectId }: { projectId: number }) {
+  return (
+    <nav aria-label="Project" className="mb-5 flex gap-1 border-b border-line">
+      {tabs.map((t) => (
+        <NavLink
+          key={t.label}
+          to={`/projects/${projectId}${t.to ? `/${t.to}` : ""}`}
+          end={t.end}
+          prefetch="intent"
+          className={({ isActive }) =>
+            `-mb-px border-b-2 px-3 py-2 text-sm font-medium ${isActive ? "border-accent text-ink" : "border-transparent text-muted hover:text-ink"}`
+          }
+        >
+          {t.label}
+        </NavLink>
+      ))}
+    </nav>
+  );
+}
