@@ -551,6 +551,7 @@ export default function Annotate() {
             <div
               className={`grid grid-cols-1 gap-3 wide:min-h-0 wide:flex-1 wide:grid-cols-2 ${phase === "loading" ? "opacity-50" : ""}`}
               data-testid="panels"
+              data-assignment={cur.assignment_id}
               aria-busy={phase === "loading"}
             >
               <ResponsePanel key={`l-${cur.assignment_id}`} side="left" content={cur.left} mark={markFor("left")} lengthHint={lengthHints.left} />
