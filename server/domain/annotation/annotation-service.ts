@@ -103,7 +103,8 @@ export class AnnotationService {
         .where("assignments.annotator_id", "=", user.id)
         .where("assignments.project_id", "=", projectId)
         .where("assignments.status", "=", "active")
-        .where("assignments.expires_at", ">", now);
+        // Unary + keeps SQLite on the (annotator, project, status, id) index instead of the expiry one.
+        .where(sql`+assignments.expires_at`, ">", now);
       if (opts.after !== undefined) q = q.where("assignments.id", "!=", opts.after);
       const held = await q.orderBy("assignments.id").limit(1).executeTakeFirst();
       if (held) return { assignment: held as Assignment, pair: held, created: false };

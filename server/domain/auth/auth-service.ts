@@ -20,7 +20,11 @@ export type SessionUser = Pick<User, "id" | "email" | "name" | "role">;
 const TOKEN_PREFIX = "pw_";
 const LAST_USED_RESOLUTION_MS = 60_000;
 
+const TOKEN_CACHE_MS = 10_000;
+
 export class AuthService {
+  // Bearer tokens are checked on every API call; a short cache (dropped on revoke) saves a join.
+  private tokenCache = new Map<string, { user: SessionUser; tokenId: number; at: number }>();
   // A dummy hash so a login for an unknown email costs the same as a wrong password.
   private dummyHash: Promise<string> | null = null;
 
@@ -149,24 +153,34 @@ export class AuthService {
       .where("revoked_at", "is", null)
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) === 0) throw notFound("Token");
+    for (const [k, v] of this.tokenCache) if (v.tokenId === tokenId) this.tokenCache.delete(k);
   }
 
   async userForToken(token: string): Promise<SessionUser | null> {
     if (!token.startsWith(TOKEN_PREFIX)) return null;
+    const hash = sha256(token);
+    const now = this.clock.now();
+    const cached = this.tokenCache.get(hash);
+    if (cached && now - cached.at < TOKEN_CACHE_MS) return cached.user;
     const row = await this.db
       .selectFrom("api_tokens")
       .innerJoin("users", "users.id", "api_tokens.user_id")
       .select(["users.id", "users.email", "users.name", "users.role", "api_tokens.id as token_id", "api_tokens.last_used_at"])
-      .where("api_tokens.token_hash", "=", sha256(token))
+      .where("api_tokens.token_hash", "=", hash)
       .where("api_tokens.revoked_at", "is", null)
       .where("users.disabled_at", "is", null)
       .executeTakeFirst();
-    if (!row) return null;
-    const now = this.clock.now();
+    if (!row) {
+      this.tokenCache.delete(hash);
+      return null;
+    }
     // Coarse last-used stamp: one write a minute per token, not one per request.
     if (row.last_used_at === null || now - row.last_used_at > LAST_USED_RESOLUTION_MS) {
       await this.db.updateTable("api_tokens").set({ last_used_at: now }).where("id", "=", row.token_id).execute();
     }
-    return { id: row.id, email: row.email, name: row.name, role: row.role as Role };
+    const user = { id: row.id, email: row.email, name: row.name, role: row.role as Role };
+    if (this.tokenCache.size > 10_000) this.tokenCache.clear();
+    this.tokenCache.set(hash, { user, tokenId: row.token_id, at: now });
+    return user;
   }
 }

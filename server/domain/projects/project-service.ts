@@ -52,7 +52,14 @@ export const memberInputSchema = z.object({
   role: z.enum(["researcher", "annotator"]),
 });
 
+const ACCESS_CACHE_MS = 5_000;
+
 export class ProjectService {
+  // Every annotation call checks access; projects and memberships change rarely, so they are
+  // cached briefly in-process and dropped on every change made through this service.
+  private projectCache = new Map<number, ProjectView>();
+  private memberCache = new Map<string, { role: MemberRole | null; at: number }>();
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
@@ -108,13 +115,36 @@ export class ProjectService {
       .where("id", "=", projectId)
       .returningAll()
       .executeTakeFirstOrThrow();
+    this.projectCache.delete(projectId);
     this.events.progressChanged(projectId);
     return toProjectView(row);
   }
 
   async get(projectId: number): Promise<ProjectView | undefined> {
+    const hit = this.projectCache.get(projectId);
+    if (hit) return hit;
     const p = await this.db.selectFrom("projects").selectAll().where("id", "=", projectId).executeTakeFirst();
-    return p ? toProjectView(p) : undefined;
+    if (!p) return undefined;
+    const view = toProjectView(p);
+    if (this.projectCache.size > 1000) this.projectCache.clear();
+    this.projectCache.set(projectId, view);
+    return view;
+  }
+
+  private async memberRole(projectId: number, userId: number): Promise<MemberRole | null> {
+    const key = `${projectId}:${userId}`;
+    const now = this.clock.now();
+    const hit = this.memberCache.get(key);
+    if (hit && now - hit.at < ACCESS_CACHE_MS && now >= hit.at) return hit.role;
+    const m = await this.db
+      .selectFrom("project_members")
+      .select("role")
+      .where("project_id", "=", projectId)
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
+    if (this.memberCache.size > 50_000) this.memberCache.clear();
+    this.memberCache.set(key, { role: m?.role ?? null, at: now });
+    return m?.role ?? null;
   }
 
   async listForUser(user: SessionUser): Promise<(ProjectView & { memberRole: MemberRole | "admin" })[]> {
@@ -138,15 +168,10 @@ export class ProjectService {
     const project = await this.get(projectId);
     if (!project) throw notFound("Project");
     if (user.role === "admin") return { project, memberRole: "admin" };
-    const m = await this.db
-      .selectFrom("project_members")
-      .select("role")
-      .where("project_id", "=", projectId)
-      .where("user_id", "=", user.id)
-      .executeTakeFirst();
+    const role = await this.memberRole(projectId, user.id);
     // Non-members get 404, not 403: a project's existence is not theirs to learn.
-    if (!m) throw notFound("Project");
-    return { project, memberRole: m.role };
+    if (!role) throw notFound("Project");
+    return { project, memberRole: role };
   }
 
   /** Settings, imports, members, progress details and raw judgments need a researcher. */
@@ -177,6 +202,7 @@ export class ProjectService {
       .values({ project_id: projectId, user_id: target.id, role: parsed.data.role, added_by: user.id, added_at: this.clock.now() })
       .onConflict((oc) => oc.columns(["project_id", "user_id"]).doUpdateSet({ role: parsed.data.role }))
       .execute();
+    this.memberCache.delete(`${projectId}:${target.id}`);
     this.events.membersChanged(projectId);
     return { userId: target.id, role: parsed.data.role };
   }
@@ -184,6 +210,7 @@ export class ProjectService {
   async removeMember(user: SessionUser, projectId: number, userId: number): Promise<void> {
     await this.requireResearcher(user, projectId);
     const r = await this.db.deleteFrom("project_members").where("project_id", "=", projectId).where("user_id", "=", userId).executeTakeFirst();
+    this.memberCache.delete(`${projectId}:${userId}`);
     if (Number(r.numDeletedRows) === 0) throw notFound("Member");
     this.events.membersChanged(projectId);
   }
