@@ -10,6 +10,11 @@ export function HourlyBarChart({ data }: { data: { hour: string; count: number }
     <figure>
       <svg viewBox={`0 0 ${width} ${h + 18}`} className="h-40 w-full" role="img" aria-label={`Judgments per hour, last ${data.length} hours: ${total} in total`}>
         <line x1="0" x2={width} y1={h} y2={h} stroke="var(--pw-line)" />
+        {total === 0 ? (
+          <text x={width / 2} y={h / 2} textAnchor="middle" fontSize="11" fill="var(--pw-muted)">
+            No judgments in the last 24 hours
+          </text>
+        ) : null}
         {data.map((d, i) => {
           const bh = Math.round((d.count / max) * (h - 14));
           const x = i * (w + gap);

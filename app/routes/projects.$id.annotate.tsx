@@ -466,7 +466,10 @@ export default function Annotate() {
             title="Time left to judge this pair before it goes back to the pool"
             aria-label={`Time left on this pair: ${formatCountdown(leaseLeft)}`}
           >
-            <span aria-hidden>⏱ </span>
+            <svg aria-hidden viewBox="0 0 16 16" className="mr-1 inline size-3.5 -translate-y-px" fill="none" stroke="currentColor" strokeWidth="1.6">
+              <circle cx="8" cy="9" r="5.5" />
+              <path d="M8 6v3l2 1.5M6 1.5h4" strokeLinecap="round" />
+            </svg>
             {formatCountdown(leaseLeft)}
           </span>
         </>
@@ -618,7 +621,7 @@ export default function Annotate() {
                       ))}
                     </div>
                   ))}
-                  <span className="self-center text-xs text-muted">
+                  <span className="self-center text-xs text-muted max-wide:hidden">
                     <kbd>Z</kbd> <kbd>X</kbd> <kbd>C</kbd> for the highlighted one, <kbd>↑</kbd> <kbd>↓</kbd> to move
                   </span>
                 </div>
