@@ -85,7 +85,7 @@ export function ProjectFields({ values, errors }: { values: ProjectFormValues; e
         </div>
         <div className="grid gap-3 sm:grid-cols-2">
           <Select label="Preference strength" name="strength" defaultValue={s.strength} error={errors["scheme.strength"]}>
-            <option value="llama2">Four levels (negligibly … significantly)</option>
+            <option value="llama2">Four levels (Llama 2)</option>
             <option value="off">Off</option>
           </Select>
           <TextInput

@@ -150,13 +150,23 @@ export default function Annotate() {
     }
     setPhase("loading");
     await Promise.all([...inflight.current.values()]);
-    const r = await api<View>(`/projects/${project.id}/assignments/next`);
-    if (r.ok) {
-      show(r.data && !finished.current.has(r.data.assignment_id) ? r.data : null);
+    for (let attempt = 0; ; attempt++) {
+      const r = await api<View>(`/projects/${project.id}/assignments/next`);
+      if (!r.ok) {
+        setPhase("ready");
+        showToast(friendlyMessage(r.error), "error");
+        return;
+      }
+      // The server may still count a lease as live for a moment after this clock says it ran
+      // out (clock skew); wait for it rather than show the same pair again.
+      if (r.data && finished.current.has(r.data.assignment_id) && attempt < 5) {
+        await new Promise((res) => setTimeout(res, 1500));
+        continue;
+      }
+      if (r.data) finished.current.delete(r.data.assignment_id);
+      show(r.data);
       if (r.data) void prefetch();
-    } else {
-      setPhase("ready");
-      showToast(friendlyMessage(r.error), "error");
+      return;
     }
   }, [project.id, prefetch, show, showToast]);
 

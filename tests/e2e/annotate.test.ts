@@ -210,3 +210,38 @@ describe("annotator screen", () => {
     await ctx.close();
   });
 });
+
+describe("leases", () => {
+  it("a lease that runs out on screen brings a fresh pair, and a late submit is explained in plain words", async () => {
+    const researcher = await makeUser(app, "lease-owner@example.com", "researcher");
+    const annotator = await makeUser(app, "lease-ann@example.com", "annotator");
+    const projectId = await seedProject(app, researcher, { name: "Leases", annotators: [annotator], pairs: simplePairs(4, "lease") });
+    const ctx = await signedInContext(browser, app, annotator);
+    const page = await ctx.newPage();
+    await page.goto(`${app.url}/projects/${projectId}/annotate`);
+    const first = Number(await page.getByTestId("panels").getAttribute("data-assignment"));
+
+    // Reload gives back the same pair.
+    await page.reload();
+    expect(Number(await page.getByTestId("panels").getAttribute("data-assignment"))).toBe(first);
+
+    // Shorten the lease on the server, reload: the countdown runs out and a fresh pair appears.
+    await app.pw.db.updateTable("assignments").set({ expires_at: Date.now() + 2500 }).where("id", "=", first).execute();
+    await page.reload();
+    await page.waitForFunction((prev) => document.querySelector('[data-testid="panels"]')?.getAttribute("data-assignment") !== String(prev), first, { timeout: 15_000 });
+    await expect.poll(() => page.getByTestId("toast").textContent()).toContain("This pair's time ran out; here is a fresh one");
+    const second = Number(await page.getByTestId("panels").getAttribute("data-assignment"));
+
+    // The server expires the lease behind the page's back: the submit is refused and said so.
+    await app.pw.db.updateTable("assignments").set({ expires_at: Date.now() - 1000 }).where("id", "=", second).execute();
+    await page.keyboard.press("1");
+    await page.keyboard.press("q");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.getByTestId("toast").textContent(), { timeout: 10_000 }).toContain("time ran out");
+    const text = await page.locator("body").textContent();
+    expect(text).not.toMatch(/\b409\b/);
+    const stored = await app.pw.db.selectFrom("judgments").select("id").where("assignment_id", "=", second).execute();
+    expect(stored).toEqual([]);
+    await ctx.close();
+  });
+});
