@@ -97,8 +97,9 @@ export default function Annotate() {
   }, []);
 
   useEffect(() => {
-    if (!toast || toast.kind === "undo") return;
-    const t = setTimeout(() => setToast((cur) => (cur?.id === toast.id ? null : cur)), toast.kind === "error" ? 8000 : 5000);
+    if (!toast) return;
+    // The undo toast fades after a while; Ctrl+Z keeps working for as long as the lease lasts.
+    const t = setTimeout(() => setToast((cur) => (cur?.id === toast.id ? null : cur)), toast.kind === "info" ? 5000 : 10000);
     return () => clearTimeout(t);
   }, [toast]);
 
@@ -146,6 +147,7 @@ export default function Annotate() {
     nextRef.current = null;
     if (pre && new Date(pre.expires_at).getTime() - Date.now() > PREFETCH_MIN_LEFT_MS && !finished.current.has(pre.assignment_id)) {
       show(pre);
+      if (inflight.current.size === 0) void prefetch();
       return;
     }
     setPhase("loading");

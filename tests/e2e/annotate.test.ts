@@ -168,14 +168,21 @@ describe("annotator screen", () => {
     await page.getByTestId("correcting").waitFor();
     // The earlier answer comes back selected, and can be changed.
     expect(await page.getByTestId("choice-left").getAttribute("aria-pressed")).toBe("true");
+    // Keys typed in the rationale box stay text; Esc leaves the box and shortcuts work again.
+    await page.keyboard.press("n");
+    await page.keyboard.type("tb2 s is fine");
+    await page.keyboard.press("Escape");
+    expect(await page.getByTestId("rationale").inputValue()).toBe("tb2 s is fine");
+    expect(await page.getByTestId("choice-left").getAttribute("aria-pressed"), "typing must not change the choice").toBe("true");
+    expect(await page.getByTestId("skip-dialog").count()).toBe(0);
     await page.keyboard.press("2");
     await page.keyboard.press("Enter");
     await page.waitForFunction((prev) => document.querySelector('[data-testid="panels"]')?.getAttribute("data-assignment") !== prev, first);
 
     await expect.poll(async () => {
-      const rows = await app.pw.db.selectFrom("judgments").select(["assignment_id", "choice_shown", "supersedes_id"]).where("project_id", "=", projectId).orderBy("id").execute();
-      return rows.map((r) => `${r.assignment_id}:${r.choice_shown}:${r.supersedes_id === null ? "new" : "supersedes"}`);
-    }).toEqual([`${first}:left:new`, `${first}:right:supersedes`]);
+      const rows = await app.pw.db.selectFrom("judgments").select(["assignment_id", "choice_shown", "supersedes_id", "rationale"]).where("project_id", "=", projectId).orderBy("id").execute();
+      return rows.map((r) => `${r.assignment_id}:${r.choice_shown}:${r.supersedes_id === null ? "new" : "supersedes"}:${r.rationale ?? ""}`);
+    }).toEqual([`${first}:left:new:`, `${first}:right:supersedes:tb2 s is fine`]);
     await page.getByTestId("stat-today").waitFor();
     await expect.poll(() => page.getByTestId("stat-today").textContent()).toBe("1");
     await ctx.close();
