@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import { sql } from "kysely";
 import { type Db, type Executor } from "../../db/database.ts";
+import { param, prepareQuery } from "../../db/prepared.ts";
 import { type Assignment, type Pair } from "../../db/schema.ts";
 import { type SessionUser } from "../auth/auth-service.ts";
 import { type Content } from "../imports/records.ts";
@@ -48,6 +49,137 @@ function startOfUtcDay(ms: number): number {
   return ms - (ms % 86_400_000);
 }
 
+type Choice = "a" | "b" | "tie" | "both_bad";
+type Shown = "left" | "right" | "tie" | "both_bad";
+
+/** The hot path's statements, built and compiled once (see server/db/prepared.ts). */
+function hotQueries(db: Db) {
+  return {
+    expired: prepareQuery<{ now: number }, { id: number; pair_id: number }>(
+      db.selectFrom("assignments").select(["id", "pair_id"]).where("status", "=", "active").where("expires_at", "<=", param<number>("now")).limit(RECLAIM_BATCH),
+    ),
+    expire: prepareQuery<{ id: number; now: number }, never>(
+      db.updateTable("assignments").set({ status: "expired", finished_at: param<number>("now") }).where("id", "=", param<number>("id")).where("status", "=", "active"),
+    ),
+    unclaim: prepareQuery<{ id: number }, never>(db.updateTable("pairs").set({ claimed: sql`claimed - 1` }).where("id", "=", param<number>("id"))),
+    held: prepareQuery<{ userId: number; projectId: number; now: number; after: number }, Assignment & Pick<Pair, "prompt" | "response_a" | "response_b">>(
+      db
+        .selectFrom("assignments")
+        .innerJoin("pairs", "pairs.id", "assignments.pair_id")
+        .selectAll("assignments")
+        .select(["pairs.prompt", "pairs.response_a", "pairs.response_b"])
+        .where("assignments.annotator_id", "=", param<number>("userId"))
+        .where("assignments.project_id", "=", param<number>("projectId"))
+        .where("assignments.status", "=", "active")
+        // Unary + keeps SQLite on the (annotator, project, status, id) index instead of the expiry one.
+        .where(sql`+assignments.expires_at`, ">", param<number>("now"))
+        .where("assignments.id", "!=", param<number>("after"))
+        .orderBy("assignments.id")
+        .limit(1),
+    ),
+    // Closest to completion first (most claimed), then oldest: finishes pairs instead of
+    // spreading a few judgments over many.
+    candidate: prepareQuery<{ projectId: number; target: number; userId: number }, Pick<Pair, "id" | "prompt" | "response_a" | "response_b">>(
+      db
+        .selectFrom("pairs as p")
+        .select(["p.id", "p.prompt", "p.response_a", "p.response_b"])
+        .where("p.project_id", "=", param<number>("projectId"))
+        .where("p.claimed", "<", param<number>("target"))
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom("assignments as a")
+                .select(sql`1`.as("one"))
+                .whereRef("a.pair_id", "=", "p.id")
+                .where("a.annotator_id", "=", param<number>("userId"))
+                .where("a.status", "in", ["active", "judged", "skipped"]),
+            ),
+          ),
+        )
+        .orderBy("p.claimed", "desc")
+        .orderBy("p.id", "asc")
+        .limit(1),
+    ),
+    insertAssignment: prepareQuery<{ projectId: number; pairId: number; userId: number; leftIsA: number; now: number; expiresAt: number }, Assignment>(
+      db
+        .insertInto("assignments")
+        .values({
+          project_id: param<number>("projectId"),
+          pair_id: param<number>("pairId"),
+          annotator_id: param<number>("userId"),
+          left_is_a: param<number>("leftIsA"),
+          status: "active",
+          created_at: param<number>("now"),
+          expires_at: param<number>("expiresAt"),
+          finished_at: null,
+          skip_reason: null,
+        })
+        .returningAll(),
+    ),
+    claim: prepareQuery<{ id: number; target: number }, never>(
+      db.updateTable("pairs").set({ claimed: sql`claimed + 1` }).where("id", "=", param<number>("id")).where("claimed", "<", param<number>("target")),
+    ),
+    head: prepareQuery<{ id: number }, Pick<Assignment, "project_id" | "annotator_id">>(
+      db.selectFrom("assignments").select(["project_id", "annotator_id"]).where("id", "=", param<number>("id")),
+    ),
+    prior: prepareQuery<{ userId: number; key: string }, { id: number; assignment_id: number; supersedes_id: number | null }>(
+      db
+        .selectFrom("judgments")
+        .select(["id", "assignment_id", "supersedes_id"])
+        .where("annotator_id", "=", param<number>("userId"))
+        .where("idempotency_key", "=", param<string>("key")),
+    ),
+    assignment: prepareQuery<{ id: number }, Assignment>(db.selectFrom("assignments").selectAll().where("id", "=", param<number>("id"))),
+    latestJudgment: prepareQuery<{ assignmentId: number }, { id: number }>(
+      db.selectFrom("judgments").select("id").where("assignment_id", "=", param<number>("assignmentId")).orderBy("id", "desc").limit(1),
+    ),
+    pairProvenance: prepareQuery<{ id: number }, Pick<Pair, "response_a" | "response_b" | "model_a" | "model_b" | "checkpoint_a" | "checkpoint_b">>(
+      db.selectFrom("pairs").select(["response_a", "response_b", "model_a", "model_b", "checkpoint_a", "checkpoint_b"]).where("id", "=", param<number>("id")),
+    ),
+    insertJudgment: prepareQuery<
+      {
+        project_id: number; pair_id: number; assignment_id: number; annotator_id: number; choice: Choice; choice_shown: Shown; left_is_a: number;
+        strength: number | null; criteria: string | null; rationale: string | null; flags: string | null; time_on_task_ms: number | null;
+        idempotency_key: string; supersedes_id: number | null; scheme_version: number; model_a: string | null; model_b: string | null;
+        checkpoint_a: number | null; checkpoint_b: number | null; response_a_sha256: string; response_b_sha256: string; created_at: number;
+      },
+      { id: number }
+    >(
+      db
+        .insertInto("judgments")
+        .values({
+          project_id: param<number>("project_id"),
+          pair_id: param<number>("pair_id"),
+          assignment_id: param<number>("assignment_id"),
+          annotator_id: param<number>("annotator_id"),
+          choice: param<Choice>("choice"),
+          choice_shown: param<Shown>("choice_shown"),
+          left_is_a: param<number>("left_is_a"),
+          strength: param<number | null>("strength"),
+          criteria: param<string | null>("criteria"),
+          rationale: param<string | null>("rationale"),
+          flags: param<string | null>("flags"),
+          time_on_task_ms: param<number | null>("time_on_task_ms"),
+          idempotency_key: param<string>("idempotency_key"),
+          supersedes_id: param<number | null>("supersedes_id"),
+          scheme_version: param<number>("scheme_version"),
+          model_a: param<string | null>("model_a"),
+          model_b: param<string | null>("model_b"),
+          checkpoint_a: param<number | null>("checkpoint_a"),
+          checkpoint_b: param<number | null>("checkpoint_b"),
+          response_a_sha256: param<string>("response_a_sha256"),
+          response_b_sha256: param<string>("response_b_sha256"),
+          created_at: param<number>("created_at"),
+        })
+        .returning("id"),
+    ),
+    markJudged: prepareQuery<{ id: number; now: number }, never>(
+      db.updateTable("assignments").set({ status: "judged", finished_at: param<number>("now") }).where("id", "=", param<number>("id")),
+    ),
+    countJudged: prepareQuery<{ id: number }, never>(db.updateTable("pairs").set({ judged: sql`judged + 1` }).where("id", "=", param<number>("id"))),
+  };
+}
+
 /**
  * The comparison workflow: leases on pairs (assignment), judgments and skips.
  *
@@ -56,31 +188,24 @@ function startOfUtcDay(ms: number): number {
  * same transaction as the assignment change that causes it.
  */
 export class AnnotationService {
+  private readonly q: ReturnType<typeof hotQueries>;
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly projects: ProjectService,
     private readonly events: DomainEvents,
     private readonly random: () => number = () => crypto.randomInt(2),
-  ) {}
+  ) {
+    this.q = hotQueries(db);
+  }
 
   /** Returns expired leases' slots to the pool. Cheap when nothing expired (an index range probe). */
   async reclaimExpired(trx: Executor, now: number): Promise<number> {
-    const expired = await trx
-      .selectFrom("assignments")
-      .select(["id", "pair_id"])
-      .where("status", "=", "active")
-      .where("expires_at", "<=", now)
-      .limit(RECLAIM_BATCH)
-      .execute();
-    if (expired.length === 0) return 0;
-    await trx
-      .updateTable("assignments")
-      .set({ status: "expired", finished_at: now })
-      .where("id", "in", expired.map((e) => e.id))
-      .execute();
+    const expired = await this.q.expired.all(trx, { now });
     for (const e of expired) {
-      await trx.updateTable("pairs").set({ claimed: sql`claimed - 1` }).where("id", "=", e.pair_id).execute();
+      await this.q.expire.execute(trx, { id: e.id, now });
+      await this.q.unclaim.execute(trx, { id: e.pair_id });
     }
     return expired.length;
   }
@@ -95,65 +220,20 @@ export class AnnotationService {
     const target = project.judgmentsPerPair;
     const result = await this.db.transaction().execute(async (trx) => {
       await this.reclaimExpired(trx, now);
-      let q = trx
-        .selectFrom("assignments")
-        .innerJoin("pairs", "pairs.id", "assignments.pair_id")
-        .selectAll("assignments")
-        .select(["pairs.prompt", "pairs.response_a", "pairs.response_b"])
-        .where("assignments.annotator_id", "=", user.id)
-        .where("assignments.project_id", "=", projectId)
-        .where("assignments.status", "=", "active")
-        // Unary + keeps SQLite on the (annotator, project, status, id) index instead of the expiry one.
-        .where(sql`+assignments.expires_at`, ">", now);
-      if (opts.after !== undefined) q = q.where("assignments.id", "!=", opts.after);
-      const held = await q.orderBy("assignments.id").limit(1).executeTakeFirst();
+      const held = await this.q.held.first(trx, { userId: user.id, projectId, now, after: opts.after ?? -1 });
       if (held) return { assignment: held as Assignment, pair: held, created: false };
-
-      // Closest to completion first (most claimed), then oldest: finishes pairs instead of
-      // spreading a few judgments over many.
-      const candidate = await trx
-        .selectFrom("pairs as p")
-        .select(["p.id", "p.prompt", "p.response_a", "p.response_b"])
-        .where("p.project_id", "=", projectId)
-        .where("p.claimed", "<", target)
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom("assignments as a")
-                .select(sql`1`.as("one"))
-                .whereRef("a.pair_id", "=", "p.id")
-                .where("a.annotator_id", "=", user.id)
-                .where("a.status", "in", ["active", "judged", "skipped"]),
-            ),
-          ),
-        )
-        .orderBy("p.claimed", "desc")
-        .orderBy("p.id", "asc")
-        .limit(1)
-        .executeTakeFirst();
+      const candidate = await this.q.candidate.first(trx, { projectId, target, userId: user.id });
       if (!candidate) return null;
-      const assignment = await trx
-        .insertInto("assignments")
-        .values({
-          project_id: projectId,
-          pair_id: candidate.id,
-          annotator_id: user.id,
-          left_is_a: this.random() === 1 ? 1 : 0,
-          status: "active",
-          created_at: now,
-          expires_at: now + project.leaseSeconds * 1000,
-          finished_at: null,
-          skip_reason: null,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      const bumped = await trx
-        .updateTable("pairs")
-        .set({ claimed: sql`claimed + 1` })
-        .where("id", "=", candidate.id)
-        .where("claimed", "<", target)
-        .executeTakeFirst();
-      if (Number(bumped.numUpdatedRows) !== 1) throw new DomainError("conflict", "The pair filled up meanwhile; try again");
+      const assignment = await this.q.insertAssignment.first(trx, {
+        projectId,
+        pairId: candidate.id,
+        userId: user.id,
+        leftIsA: this.random() === 1 ? 1 : 0,
+        now,
+        expiresAt: now + project.leaseSeconds * 1000,
+      });
+      const bumped = await this.q.claim.execute(trx, { id: candidate.id, target });
+      if (Number(bumped.numAffectedRows) !== 1 || !assignment) throw new DomainError("conflict", "The pair filled up meanwhile; try again");
       return { assignment, pair: candidate, created: true };
     });
     if (!result) return null;
@@ -176,7 +256,7 @@ export class AnnotationService {
   }
 
   private async accessForAssignment(user: SessionUser, assignmentId: number) {
-    const head = await this.db.selectFrom("assignments").select(["project_id", "annotator_id"]).where("id", "=", assignmentId).executeTakeFirst();
+    const head = await this.q.head.first(this.db, { id: assignmentId });
     if (!head) throw notFound("Assignment");
     if (head.annotator_id !== user.id) {
       // Someone else's lease: 409 as the API promises, but only to members of that project.
@@ -198,19 +278,14 @@ export class AnnotationService {
 
     const receipt = await this.db.transaction().execute(async (trx) => {
       // A retried submit (same client key) returns the stored judgment and writes nothing.
-      const prior = await trx
-        .selectFrom("judgments")
-        .select(["id", "assignment_id", "supersedes_id"])
-        .where("annotator_id", "=", user.id)
-        .where("idempotency_key", "=", input.idempotency_key)
-        .executeTakeFirst();
+      const prior = await this.q.prior.first(trx, { userId: user.id, key: input.idempotency_key });
       if (prior) {
         if (prior.assignment_id !== assignmentId) {
           throw new DomainError("conflict", "This idempotency key was already used for another assignment");
         }
         return { receipt: { judgment_id: prior.id, duplicate: true, supersedes_id: prior.supersedes_id }, event: null };
       }
-      const a = await trx.selectFrom("assignments").selectAll().where("id", "=", assignmentId).executeTakeFirst();
+      const a = await this.q.assignment.first(trx, { id: assignmentId });
       if (!a) throw notFound("Assignment");
       if (a.annotator_id !== user.id) throw new DomainError("lease_foreign", "This assignment belongs to someone else");
       if (issues.length) throw validationError(issues);
@@ -220,33 +295,22 @@ export class AnnotationService {
       let supersedes: number | null = null;
       if (a.status === "judged") {
         // A correction within the lease: a new row that supersedes the latest one, never an update.
-        const latest = await trx
-          .selectFrom("judgments")
-          .select("id")
-          .where("assignment_id", "=", a.id)
-          .orderBy("id", "desc")
-          .limit(1)
-          .executeTakeFirstOrThrow();
-        supersedes = latest.id;
+        const latest = await this.q.latestJudgment.first(trx, { assignmentId: a.id });
+        supersedes = latest?.id ?? null;
       }
-      const pair = await trx
-        .selectFrom("pairs")
-        .select(["response_a", "response_b", "model_a", "model_b", "checkpoint_a", "checkpoint_b"])
-        .where("id", "=", a.pair_id)
-        .executeTakeFirstOrThrow();
+      const pair = await this.q.pairProvenance.first(trx, { id: a.pair_id });
+      if (!pair) throw notFound("Pair");
       const leftIsA = a.left_is_a === 1;
       const criteria = input.criteria
         ? Object.fromEntries(Object.entries(input.criteria).map(([k, v]) => [k, shownToCanonical(v, leftIsA)]))
         : null;
       const rationale = input.rationale?.trim() || null;
-      const inserted = await trx
-        .insertInto("judgments")
-        .values({
+      const inserted = await this.q.insertJudgment.first(trx, {
           project_id: a.project_id,
           pair_id: a.pair_id,
           assignment_id: a.id,
           annotator_id: user.id,
-          choice: shownToCanonical(input.choice, leftIsA) as "a" | "b" | "tie" | "both_bad",
+          choice: shownToCanonical(input.choice, leftIsA) as Choice,
           choice_shown: input.choice,
           left_is_a: a.left_is_a,
           strength: input.strength ?? null,
@@ -264,12 +328,11 @@ export class AnnotationService {
           response_a_sha256: sha256(pair.response_a),
           response_b_sha256: sha256(pair.response_b),
           created_at: now,
-        })
-        .returning("id")
-        .executeTakeFirstOrThrow();
+      });
+      if (!inserted) throw new Error("judgment insert returned no id");
       if (a.status === "active") {
-        await trx.updateTable("assignments").set({ status: "judged", finished_at: now }).where("id", "=", a.id).execute();
-        await trx.updateTable("pairs").set({ judged: sql`judged + 1` }).where("id", "=", a.pair_id).execute();
+        await this.q.markJudged.execute(trx, { id: a.id, now });
+        await this.q.countJudged.execute(trx, { id: a.pair_id });
       }
       return {
         receipt: { judgment_id: inserted.id, duplicate: false, supersedes_id: supersedes },
