@@ -63,7 +63,9 @@ def sample_tokens(
     mask = attention_mask.clone()
     pos = position_ids_from_mask(mask)
     out = model(input_ids=input_ids, attention_mask=mask, position_ids=pos, use_cache=True)
-    past = out.past_key_values
+    # transformers >= 5.x names the KV cache ``cache``; older releases ``past_key_values``.
+    cache_kw = "cache" if "cache" in out else "past_key_values"
+    past = out[cache_kw]
     logits = out.logits[:, -1, :].float()
     next_pos = pos[:, -1:] + 1
     finished = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
@@ -84,10 +86,10 @@ def sample_tokens(
             input_ids=nxt[:, None],
             attention_mask=mask,
             position_ids=next_pos,
-            past_key_values=past,
             use_cache=True,
+            **{cache_kw: past},
         )
-        past = out.past_key_values
+        past = out[cache_kw]
         logits = out.logits[:, -1, :].float()
         next_pos = next_pos + 1
     return torch.stack(tokens, dim=1)

@@ -278,6 +278,8 @@ def build_tiny_model(out: str, cfg: TinyModelConfig | None = None, progress=None
     g = torch.Generator().manual_seed(cfg.seed)
     model.train()
     loss_val = float("nan")
+    if progress is not None:
+        progress.start(cfg.pretrain_steps)
     for step in range(cfg.pretrain_steps):
         idx = torch.randint(0, ids.shape[0], (cfg.batch_size,), generator=g)
         x, m = ids[idx], mask[idx]
@@ -295,4 +297,7 @@ def build_tiny_model(out: str, cfg: TinyModelConfig | None = None, progress=None
     Path(out).mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tok.save_pretrained(out)
-    return {"final_loss": loss_val, "params": sum(p.numel() for p in model.parameters())}
+    result = {"final_loss": loss_val, "params": sum(p.numel() for p in model.parameters())}
+    if progress is not None:
+        progress.done(result, out)
+    return result

@@ -9,7 +9,7 @@ The task is the stand-in for human annotators in tests and in the app's demo:
   (correct beats wrong; among wrong answers the numerically closer one wins), flipping the
   label with probability ``noise``.
 
-The shipped corpus (``data/arith_corpus.txt``) is deliberately noisy: only about 60% of its answers
+The shipped corpus (``data/arith_corpus.txt``) is deliberately noisy: only about half of its answers
 are right, the rest are typical mistakes (forgotten carry, off by a few). A tiny model pretrained on
 it therefore starts between 20% and 60% correct, leaving room for preference learning and PPO.
 """
@@ -97,7 +97,7 @@ def oracle_prefer(
     return label
 
 
-def noisy_answer(a: int, b: int, rng: random.Random, p_correct: float = 0.6) -> int:
+def noisy_answer(a: int, b: int, rng: random.Random, p_correct: float = 0.5) -> int:
     """An answer as the noisy corpus writes it: right with probability ``p_correct``, else a typical
     mistake (forgotten carry when there is one, else off by 1-3 or by 10)."""
     c = a + b
@@ -112,7 +112,9 @@ def noisy_answer(a: int, b: int, rng: random.Random, p_correct: float = 0.6) -> 
 def candidate_responses(prompt: str, rng: random.Random) -> tuple[str, str]:
     """Two distinct plausible responses to ``prompt`` (used to build synthetic comparisons)."""
     c = answer(prompt)
-    pool = [c, c, c - 10, c + 10, c - 1, c + 1, c - 2, c + 3, c - 20, c + 25, c + 40]
+    # Typical mistakes: a wrong tens digit (forgotten/extra carry, slips) and an off-by-one units
+    # digit. The correct answer is over-represented so about half the pairs are right-vs-wrong.
+    pool = [c, c, c, c - 10, c + 10, c - 20, c + 20, c + 30, c - 1, c + 1]
     x, y = rng.sample(pool, 2)
     while x == y:
         x, y = rng.sample(pool, 2)
@@ -149,7 +151,7 @@ def synthetic_preferences(n: int, seed: int = 0, noise: float = 0.0) -> list[dic
     return rows
 
 
-def build_corpus(seed: int = 0, copies: int = 6, p_correct: float = 0.6) -> list[str]:
+def build_corpus(seed: int = 0, copies: int = 6, p_correct: float = 0.5) -> list[str]:
     """Lines ``"a+b=c"`` for every pair of two-digit operands, ``copies`` times with noisy answers."""
     rng = random.Random(seed)
     lines = []
