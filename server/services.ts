@@ -36,11 +36,11 @@ export class EventHub implements DomainEvents {
   }
 }
 
-export function createServices(opts: { db: Db; clock?: Clock; events: DomainEvents; sessionDays?: number; random?: () => number }): Services {
+export function createServices(opts: { db: Db; clock?: Clock; events: DomainEvents; sessionDays?: number; random?: () => number; goldDraw?: () => number }): Services {
   const clock = opts.clock ?? systemClock;
   const auth = new AuthService(opts.db, clock, opts.sessionDays ?? 14);
   const projects = new ProjectService(opts.db, clock, opts.events);
   const imports = new ImportService(opts.db, clock, projects, opts.events);
-  const annotation = new AnnotationService(opts.db, clock, projects, opts.events, opts.random);
+  const annotation = new AnnotationService(opts.db, clock, projects, opts.events, opts.random, opts.goldDraw);
   return { auth, projects, imports, annotation };
 }

@@ -121,12 +121,13 @@ export function createApiRouter(services: Services, opts: ApiOptions): express.R
       const declared = Number(req.headers["content-length"] ?? 0);
       if (declared > opts.maxImportBytes) throw new DomainError("payload_too_large", `The upload is larger than ${opts.maxImportBytes} bytes`);
       const keepReference = req.query.keep_reference !== "false";
+      const gold = req.query.gold === "true";
       const contentType = req.headers["content-type"] ?? "";
       const run = (stream: NodeJS.ReadableStream, format: ImportFormat, filename: string | null) => {
         const limited = (stream as NodeJS.ReadableStream & { pipe: typeof Transform.prototype.pipe }).pipe(byteLimit(opts.maxImportBytes));
         stream.on("error", (e) => limited.destroy(e as Error));
         return kind === "pairs"
-          ? services.imports.importPairs(req.user, projectId, limited, { format, filename, keepReference })
+          ? services.imports.importPairs(req.user, projectId, limited, { format, filename, keepReference, gold })
           : services.imports.importPrompts(req.user, projectId, limited, { format, filename });
       };
       let result;
@@ -196,7 +197,7 @@ export function createApiRouter(services: Services, opts: ApiOptions): express.R
     authed(async (req, res) => {
       const r = await services.annotation.judge(req.user, parseId(req.params.id, "Assignment"), req.body);
       res.status(r.duplicate ? 200 : 201);
-      return { id: r.judgment_id, judgment_id: r.judgment_id, duplicate: r.duplicate, supersedes_id: r.supersedes_id };
+      return { id: r.judgment_id, judgment_id: r.judgment_id, duplicate: r.duplicate, supersedes_id: r.supersedes_id, paused: r.paused ?? false };
     }),
   );
 

@@ -3,6 +3,7 @@ import path from "node:path";
 import SQLite from "better-sqlite3";
 import { type Kysely as KyselyType, Kysely, type Migration, type MigrationProvider, Migrator, SqliteDialect, type Transaction } from "kysely";
 import * as init from "./migrations/2026-11-28T00-00_init.ts";
+import * as qualityExports from "./migrations/2026-11-28T01-00_quality_exports.ts";
 import { type Database } from "./schema.ts";
 
 export type Db = KyselyType<Database>;
@@ -11,6 +12,7 @@ export type Executor = Db | Transaction<Database>;
 // Listed explicitly (not read from disk) so the bundled production server carries its migrations.
 const migrations: Record<string, Migration> = {
   "2026-11-28T00-00_init": init,
+  "2026-11-28T01-00_quality_exports": qualityExports,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

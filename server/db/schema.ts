@@ -42,6 +42,8 @@ export interface ProjectsTable {
   created_by: number;
   created_at: number;
   updated_at: number;
+  quality: Generated<string>;
+  pseudonym_salt: string | null;
 }
 
 export interface ProjectMembersTable {
@@ -50,6 +52,8 @@ export interface ProjectMembersTable {
   role: MemberRole;
   added_by: number | null;
   added_at: number;
+  paused_at: Generated<number | null>;
+  pause_reason: Generated<string | null>;
 }
 
 export interface ImportsTable {
@@ -85,12 +89,15 @@ export interface PairsTable {
   checkpoint_a: number | null;
   checkpoint_b: number | null;
   metadata: string | null;
-  reference: "a" | "b" | null;
+  reference: "a" | "b" | "tie" | "both_bad" | null;
   content_hash: string;
   import_id: number | null;
   created_at: number;
   claimed: Generated<number>;
   judged: Generated<number>;
+  /** A pair with a known answer (`reference`) used to measure annotators. */
+  gold: Generated<number>;
+  round_id: number | null;
 }
 
 export type AssignmentStatus = "active" | "judged" | "skipped" | "expired";
@@ -106,6 +113,7 @@ export interface AssignmentsTable {
   expires_at: number;
   finished_at: number | null;
   skip_reason: string | null;
+  gold: Generated<number>;
 }
 
 export interface JudgmentsTable {
@@ -135,7 +143,22 @@ export interface JudgmentsTable {
   created_at: number;
 }
 
+export interface ExportsTable {
+  id: Generated<number>;
+  project_id: number;
+  format: string;
+  filters: string;
+  manifest: string;
+  sha256: string;
+  rows: number;
+  bytes: number;
+  path: string;
+  user_id: number;
+  created_at: number;
+}
+
 export interface Database {
+  exports: ExportsTable;
   users: UsersTable;
   sessions: SessionsTable;
   api_tokens: ApiTokensTable;

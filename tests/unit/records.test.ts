@@ -12,7 +12,7 @@ async function collect<T>(gen: AsyncGenerator<T>): Promise<T[]> {
 describe("pair records", () => {
   it("accepts the explicit shape with optional models and metadata", () => {
     const r = normalizePairRecord({ prompt: "p", response_a: "a", response_b: "b", model_a: "m1", metadata: { k: 1 } });
-    expect(r).toEqual({ ok: true, value: { prompt: "p", responseA: "a", responseB: "b", modelA: "m1", modelB: null, metadata: { k: 1 }, reference: null } });
+    expect(r).toEqual({ ok: true, value: { prompt: "p", responseA: "a", responseB: "b", modelA: "m1", modelB: null, metadata: { k: 1 }, reference: null, gold: false } });
   });
 
   it("keeps TRL chosen as A with a reference answer, and margin/weight in metadata", () => {
@@ -39,6 +39,7 @@ describe("pair records", () => {
         modelB: null,
         metadata: null,
         reference: "a",
+        gold: false,
       },
     });
     expect(splitHh("\n\nHuman: a\n\nAssistant: b", "\n\nHuman: DIFFERENT\n\nAssistant: c")).toMatchObject({ ok: false });

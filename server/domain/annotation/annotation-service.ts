@@ -25,7 +25,7 @@ export type AssignmentView = {
   scheme_version: number;
 };
 
-export type JudgmentReceipt = { judgment_id: number; duplicate: boolean; supersedes_id: number | null };
+export type JudgmentReceipt = { judgment_id: number; duplicate: boolean; supersedes_id: number | null; paused?: boolean };
 
 const RECLAIM_BATCH = 500;
 
@@ -85,6 +85,7 @@ function hotQueries(db: Db) {
         .select(["p.id", "p.prompt", "p.response_a", "p.response_b"])
         .where("p.project_id", "=", param<number>("projectId"))
         .where("p.claimed", "<", param<number>("target"))
+        .where("p.gold", "=", 0)
         .where(({ not, exists, selectFrom }) =>
           not(
             exists(
@@ -100,7 +101,39 @@ function hotQueries(db: Db) {
         .orderBy("p.id", "asc")
         .limit(1),
     ),
-    insertAssignment: prepareQuery<{ projectId: number; pairId: number; userId: number; leftIsA: number; now: number; expiresAt: number }, Assignment>(
+    // Gold pairs: any the annotator has not seen, least-judged first; no target applies.
+    goldCandidate: prepareQuery<{ projectId: number; userId: number }, Pick<Pair, "id" | "prompt" | "response_a" | "response_b">>(
+      db
+        .selectFrom("pairs as p")
+        .select(["p.id", "p.prompt", "p.response_a", "p.response_b"])
+        .where("p.project_id", "=", param<number>("projectId"))
+        .where("p.gold", "=", 1)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom("assignments as a")
+                .select(sql`1`.as("one"))
+                .whereRef("a.pair_id", "=", "p.id")
+                .where("a.annotator_id", "=", param<number>("userId"))
+                .where("a.status", "in", ["active", "judged", "skipped"]),
+            ),
+          ),
+        )
+        .orderBy("p.judged", "asc")
+        .orderBy("p.id", "asc")
+        .limit(1),
+    ),
+    goldAccuracy: prepareQuery<{ projectId: number; userId: number }, { n: number; correct: number }>(
+      db
+        .selectFrom("judgments as j")
+        .innerJoin("pairs as p", "p.id", "j.pair_id")
+        .select([sql<number>`count(*)`.as("n"), sql<number>`coalesce(sum(j.choice = p.reference), 0)`.as("correct")])
+        .where("j.project_id", "=", param<number>("projectId"))
+        .where("j.annotator_id", "=", param<number>("userId"))
+        .where("p.gold", "=", 1)
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom("judgments as j2").select(sql`1`.as("one")).whereRef("j2.supersedes_id", "=", "j.id")))),
+    ),
+    insertAssignment: prepareQuery<{ projectId: number; pairId: number; userId: number; leftIsA: number; now: number; expiresAt: number; gold: number }, Assignment>(
       db
         .insertInto("assignments")
         .values({
@@ -113,6 +146,7 @@ function hotQueries(db: Db) {
           expires_at: param<number>("expiresAt"),
           finished_at: null,
           skip_reason: null,
+          gold: param<number>("gold"),
         })
         .returningAll(),
     ),
@@ -196,6 +230,7 @@ export class AnnotationService {
     private readonly projects: ProjectService,
     private readonly events: DomainEvents,
     private readonly random: () => number = () => crypto.randomInt(2),
+    private readonly goldDraw: () => number = Math.random,
   ) {
     this.q = hotQueries(db);
   }
@@ -215,14 +250,17 @@ export class AnnotationService {
    * screen) it returns a second lease for prefetching; an annotator holds at most two.
    */
   async next(user: SessionUser, projectId: number, opts: { after?: number } = {}): Promise<AssignmentView | null> {
-    const { project } = await this.projects.requireMember(user, projectId);
+    const { project, paused } = await this.projects.requireMember(user, projectId);
+    if (paused) throw new DomainError("forbidden", "Your work on this project is paused by quality control; the project's researchers can resume it");
     const now = this.clock.now();
     const target = project.judgmentsPerPair;
+    const wantGold = project.quality.goldShare > 0 && this.goldDraw() < project.quality.goldShare;
     const result = await this.db.transaction().execute(async (trx) => {
       await this.reclaimExpired(trx, now);
       const held = await this.q.held.first(trx, { userId: user.id, projectId, now, after: opts.after ?? -1 });
       if (held) return { assignment: held as Assignment, pair: held, created: false };
-      const candidate = await this.q.candidate.first(trx, { projectId, target, userId: user.id });
+      const gold = wantGold ? await this.q.goldCandidate.first(trx, { projectId, userId: user.id }) : undefined;
+      const candidate = gold ?? (await this.q.candidate.first(trx, { projectId, target, userId: user.id }));
       if (!candidate) return null;
       const assignment = await this.q.insertAssignment.first(trx, {
         projectId,
@@ -231,8 +269,10 @@ export class AnnotationService {
         leftIsA: this.random() === 1 ? 1 : 0,
         now,
         expiresAt: now + project.leaseSeconds * 1000,
+        gold: gold ? 1 : 0,
       });
-      const bumped = await this.q.claim.execute(trx, { id: candidate.id, target });
+      // Gold pairs are judged by everyone, so their counter carries no target.
+      const bumped = await this.q.claim.execute(trx, { id: candidate.id, target: gold ? Number.MAX_SAFE_INTEGER : target });
       if (Number(bumped.numAffectedRows) !== 1 || !assignment) throw new DomainError("conflict", "The pair filled up meanwhile; try again");
       return { assignment, pair: candidate, created: true };
     });
@@ -273,7 +313,8 @@ export class AnnotationService {
     const now = this.clock.now();
     // Access and scheme are read before the transaction: SQLite runs one transaction at a time on
     // one connection, so the transaction body must only use `trx`.
-    const { project } = await this.accessForAssignment(user, assignmentId);
+    const { project, paused: pausedBefore } = await this.accessForAssignment(user, assignmentId);
+    if (pausedBefore) throw new DomainError("forbidden", "Your work on this project is paused by quality control");
     const issues = checkAgainstScheme(input, project.scheme);
 
     const receipt = await this.db.transaction().execute(async (trx) => {
@@ -334,8 +375,16 @@ export class AnnotationService {
         await this.q.markJudged.execute(trx, { id: a.id, now });
         await this.q.countJudged.execute(trx, { id: a.pair_id });
       }
+      let paused = false;
+      if (a.gold === 1 && project.quality.pauseBelowGold) {
+        const acc = await this.q.goldAccuracy.first(trx, { projectId: a.project_id, userId: user.id });
+        if (acc && acc.n >= project.quality.goldMinJudgments && acc.correct / acc.n < project.quality.goldMinAccuracy) {
+          await this.projects.setPaused(a.project_id, user.id, true, `gold accuracy ${(acc.correct / acc.n).toFixed(2)} under ${project.quality.goldMinAccuracy}`, trx);
+          paused = true;
+        }
+      }
       return {
-        receipt: { judgment_id: inserted.id, duplicate: false, supersedes_id: supersedes },
+        receipt: { judgment_id: inserted.id, duplicate: false, supersedes_id: supersedes, paused },
         event: { projectId: a.project_id, judgmentId: inserted.id, annotatorId: user.id, pairId: a.pair_id, createdAt: now, timeOnTaskMs: input.time_on_task_ms ?? null },
       };
     });

@@ -13,7 +13,7 @@ const MAX_REPORTED_LINES = 200;
 const INSERT_CHUNK = 400;
 
 export type ImportResult = { importId: number | null; imported: number; duplicates: number };
-export type ImportOptions = { format: ImportFormat; filename?: string | null; keepReference?: boolean };
+export type ImportOptions = { format: ImportFormat; filename?: string | null; keepReference?: boolean; gold?: boolean };
 
 export function pairContentHash(r: Pick<PairRecord, "prompt" | "responseA" | "responseB" | "modelA" | "modelB">): string {
   return sha256(JSON.stringify([r.prompt, r.responseA, r.responseB, r.modelA, r.modelB]));
@@ -82,6 +82,8 @@ export class ImportService {
           checkpoint_b: null,
           metadata: r.metadata ? JSON.stringify(r.metadata) : null,
           reference: r.reference,
+          // `?gold=true` turns every pair with a known answer into a gold question.
+          gold: (r.gold || opts.gold) && r.reference ? 1 : 0,
           content_hash: pairContentHash(r),
           import_id: imp.id,
           created_at: now,

@@ -29,8 +29,10 @@ export type PairRecord = {
   modelA: string | null;
   modelB: string | null;
   metadata: Record<string, unknown> | null;
-  /** The known better response, when the source carries one (TRL chosen/rejected, HH). */
-  reference: "a" | "b" | null;
+  /** The known answer, when the source carries one (TRL chosen/rejected, HH, or given). */
+  reference: "a" | "b" | "tie" | "both_bad" | null;
+  /** Use the pair as a gold question (needs a reference). */
+  gold: boolean;
 };
 
 const explicitPair = z
@@ -41,9 +43,11 @@ const explicitPair = z
     model_a: modelSchema,
     model_b: modelSchema,
     metadata: metadataSchema,
-    reference: z.enum(["a", "b"]).optional().nullable(),
+    reference: z.enum(["a", "b", "tie", "both_bad"]).optional().nullable(),
+    gold: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .refine((p) => !p.gold || p.reference, { message: "a gold pair needs a reference answer", path: ["reference"] });
 
 const trlPair = z
   .object({
@@ -134,7 +138,8 @@ export function normalizePairRecord(raw: unknown, opts: { keepReference: boolean
         modelA: v.model_a ?? null,
         modelB: v.model_b ?? null,
         metadata: v.metadata ?? null,
-        reference: opts.keepReference ? (v.reference ?? null) : null,
+        reference: opts.keepReference || v.gold ? (v.reference ?? null) : null,
+        gold: v.gold ?? false,
       },
     };
   }
@@ -149,7 +154,7 @@ export function normalizePairRecord(raw: unknown, opts: { keepReference: boolean
     const metadata = v.metadata || Object.keys(extra).length ? { ...(v.metadata ?? {}), ...extra } : null;
     return {
       ok: true,
-      value: { prompt: v.prompt, responseA: v.chosen, responseB: v.rejected, modelA: null, modelB: null, metadata, reference: opts.keepReference ? "a" : null },
+      value: { prompt: v.prompt, responseA: v.chosen, responseB: v.rejected, modelA: null, modelB: null, metadata, reference: opts.keepReference ? "a" : null, gold: false },
     };
   }
   if ("chosen" in obj) {
@@ -168,6 +173,7 @@ export function normalizePairRecord(raw: unknown, opts: { keepReference: boolean
         modelB: null,
         metadata,
         reference: opts.keepReference ? "a" : null,
+        gold: false,
       },
     };
   }

@@ -1,11 +1,29 @@
 import { z } from "zod";
-import { type Db } from "../../db/database.ts";
+import { type Db, type Executor } from "../../db/database.ts";
 import { type MemberRole, type Project } from "../../db/schema.ts";
 import { type SessionUser } from "../auth/auth-service.ts";
 import { type Clock } from "../shared/clock.ts";
 import { DomainError, forbidden, notFound, validationError } from "../shared/errors.ts";
 import { type DomainEvents } from "../shared/events.ts";
+import { randomToken } from "../shared/hash.ts";
 import { parseStoredScheme, type Scheme, schemeSchema } from "./scheme.ts";
+
+export const qualitySettingsSchema = z
+  .object({
+    /** Share of assignments that are gold pairs (indistinguishable to annotators). */
+    goldShare: z.number().min(0).max(0.5).default(0.1),
+    /** Gold accuracy under which an annotator is flagged. */
+    goldMinAccuracy: z.number().min(0).max(1).default(0.7),
+    /** Gold judgments needed before an annotator can be flagged. */
+    goldMinJudgments: z.number().int().min(1).max(1000).default(5),
+    /** Pause flagged annotators automatically (they see a message instead of pairs). */
+    pauseBelowGold: z.boolean().default(false),
+    /** Judgments faster than this count as too fast. */
+    tooFastMs: z.number().int().min(0).max(600_000).default(3000),
+  })
+  .strict();
+
+export type QualitySettings = z.output<typeof qualitySettingsSchema>;
 
 export const projectSettingsSchema = z
   .object({
@@ -14,6 +32,7 @@ export const projectSettingsSchema = z
     scheme: schemeSchema.default({}),
     judgmentsPerPair: z.number().int().min(1).max(100).default(3),
     leaseSeconds: z.number().int().min(30).max(86_400).default(600),
+    quality: qualitySettingsSchema.default({}),
   })
   .strict();
 
@@ -27,11 +46,12 @@ export type ProjectView = {
   schemeVersion: number;
   judgmentsPerPair: number;
   leaseSeconds: number;
+  quality: QualitySettings;
   createdAt: number;
   updatedAt: number;
 };
 
-export type Access = { project: ProjectView; memberRole: MemberRole | "admin" };
+export type Access = { project: ProjectView; memberRole: MemberRole | "admin"; paused: boolean };
 
 export function toProjectView(p: Project): ProjectView {
   return {
@@ -42,6 +62,7 @@ export function toProjectView(p: Project): ProjectView {
     schemeVersion: p.scheme_version,
     judgmentsPerPair: p.judgments_per_pair,
     leaseSeconds: p.lease_seconds,
+    quality: qualitySettingsSchema.parse(JSON.parse(p.quality || "{}")),
     createdAt: p.created_at,
     updatedAt: p.updated_at,
   };
@@ -58,7 +79,7 @@ export class ProjectService {
   // Every annotation call checks access; projects and memberships change rarely, so they are
   // cached briefly in-process and dropped on every change made through this service.
   private projectCache = new Map<number, ProjectView>();
-  private memberCache = new Map<string, { role: MemberRole | null; at: number }>();
+  private memberCache = new Map<string, { role: MemberRole | null; paused: boolean; at: number }>();
 
   constructor(
     private readonly db: Db,
@@ -82,6 +103,8 @@ export class ProjectService {
           scheme_version: 1,
           judgments_per_pair: s.judgmentsPerPair,
           lease_seconds: s.leaseSeconds,
+          quality: JSON.stringify(s.quality),
+          pseudonym_salt: randomToken(16),
           created_by: user.id,
           created_at: now,
           updated_at: now,
@@ -110,6 +133,7 @@ export class ProjectService {
         scheme_version: project.schemeVersion + (schemeChanged ? 1 : 0),
         judgments_per_pair: s.judgmentsPerPair,
         lease_seconds: s.leaseSeconds,
+        quality: JSON.stringify(s.quality),
         updated_at: this.clock.now(),
       })
       .where("id", "=", projectId)
@@ -131,20 +155,49 @@ export class ProjectService {
     return view;
   }
 
-  private async memberRole(projectId: number, userId: number): Promise<MemberRole | null> {
+  private async membership(projectId: number, userId: number): Promise<{ role: MemberRole | null; paused: boolean }> {
     const key = `${projectId}:${userId}`;
     const now = this.clock.now();
     const hit = this.memberCache.get(key);
-    if (hit && now - hit.at < ACCESS_CACHE_MS && now >= hit.at) return hit.role;
+    if (hit && now - hit.at < ACCESS_CACHE_MS && now >= hit.at) return hit;
     const m = await this.db
       .selectFrom("project_members")
-      .select("role")
+      .select(["role", "paused_at"])
       .where("project_id", "=", projectId)
       .where("user_id", "=", userId)
       .executeTakeFirst();
     if (this.memberCache.size > 50_000) this.memberCache.clear();
-    this.memberCache.set(key, { role: m?.role ?? null, at: now });
-    return m?.role ?? null;
+    const entry = { role: m?.role ?? null, paused: m?.paused_at != null, at: now };
+    this.memberCache.set(key, entry);
+    return entry;
+  }
+
+  /** Quality control pauses (or resumes) an annotator in one project. */
+  async setPaused(projectId: number, userId: number, paused: boolean, reason: string | null, executor: Executor = this.db): Promise<void> {
+    await executor
+      .updateTable("project_members")
+      .set({ paused_at: paused ? this.clock.now() : null, pause_reason: paused ? reason : null })
+      .where("project_id", "=", projectId)
+      .where("user_id", "=", userId)
+      .execute();
+    this.memberCache.delete(`${projectId}:${userId}`);
+  }
+
+  async setPausedByResearcher(user: SessionUser, projectId: number, userId: number, paused: boolean): Promise<void> {
+    await this.requireResearcher(user, projectId);
+    const m = await this.db.selectFrom("project_members").select("user_id").where("project_id", "=", projectId).where("user_id", "=", userId).executeTakeFirst();
+    if (!m) throw notFound("Member");
+    await this.setPaused(projectId, userId, paused, paused ? "paused by a researcher" : null);
+    this.events.membersChanged(projectId);
+  }
+
+  /** A stable per-project salt for pseudonymous annotator ids in exports. */
+  async pseudonymSalt(projectId: number): Promise<string> {
+    const row = await this.db.selectFrom("projects").select("pseudonym_salt").where("id", "=", projectId).executeTakeFirstOrThrow();
+    if (row.pseudonym_salt) return row.pseudonym_salt;
+    const salt = randomToken(16);
+    await this.db.updateTable("projects").set({ pseudonym_salt: salt }).where("id", "=", projectId).where("pseudonym_salt", "is", null).execute();
+    return (await this.db.selectFrom("projects").select("pseudonym_salt").where("id", "=", projectId).executeTakeFirstOrThrow()).pseudonym_salt!;
   }
 
   async listForUser(user: SessionUser): Promise<(ProjectView & { memberRole: MemberRole | "admin" })[]> {
@@ -167,11 +220,11 @@ export class ProjectService {
   async requireMember(user: SessionUser, projectId: number): Promise<Access> {
     const project = await this.get(projectId);
     if (!project) throw notFound("Project");
-    if (user.role === "admin") return { project, memberRole: "admin" };
-    const role = await this.memberRole(projectId, user.id);
+    if (user.role === "admin") return { project, memberRole: "admin", paused: false };
+    const m = await this.membership(projectId, user.id);
     // Non-members get 404, not 403: a project's existence is not theirs to learn.
-    if (!role) throw notFound("Project");
-    return { project, memberRole: role };
+    if (!m.role) throw notFound("Project");
+    return { project, memberRole: m.role, paused: m.paused };
   }
 
   /** Settings, imports, members, progress details and raw judgments need a researcher. */
@@ -220,7 +273,7 @@ export class ProjectService {
     return this.db
       .selectFrom("project_members")
       .innerJoin("users", "users.id", "project_members.user_id")
-      .select(["users.id", "users.email", "users.name", "project_members.role", "project_members.added_at"])
+      .select(["users.id", "users.email", "users.name", "project_members.role", "project_members.added_at", "project_members.paused_at", "project_members.pause_reason"])
       .where("project_members.project_id", "=", projectId)
       .orderBy("project_members.role")
       .orderBy("users.email")
