@@ -206,6 +206,7 @@ def cmd_reward(args, prog) -> dict:
     ev = read_preferences(args.eval_data, tok) if args.eval_data else None
     m = train_reward(args.model, train, args.out, config_from_args(RewardConfig, args), ev, prog, args.cpu)
     m.pop("train_loss_history", None)
+    m.pop("model", None)
     return m
 
 
@@ -219,6 +220,7 @@ def cmd_sft(args, prog) -> dict:
     ev = read_sft(args.eval_data, tok) if args.eval_data else None
     m = train_sft(args.model, train, args.out, config_from_args(SFTConfig, args), ev, prog, args.cpu)
     m.pop("train_loss_history", None)
+    m.pop("model", None)
     return m
 
 

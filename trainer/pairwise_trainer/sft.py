@@ -217,4 +217,5 @@ def train_sft(
     accelerator.wait_for_everyone()
     if progress is not None:
         progress.done({k: v for k, v in metrics.items() if k != "train_loss_history"}, out)
+    metrics["model"] = model  # the trained (unwrapped; merged if merge_lora) model, for callers
     return metrics
