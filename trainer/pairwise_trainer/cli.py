@@ -53,11 +53,22 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...]
         help_ = f"{docs.get(f.name, '')} (default: {f.default})"
         t = str(f.type)
         if t == "bool":
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                               default=f.default, help=help_)
+            group.add_argument(
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=f.default,
+                help=help_,
+            )
         elif t == "float | None":
-            group.add_argument(flag, dest=f.name, type=_opt_float, default=f.default,
-                               metavar="FLOAT|none", help=help_)
+            group.add_argument(
+                flag,
+                dest=f.name,
+                type=_opt_float,
+                default=f.default,
+                metavar="FLOAT|none",
+                help=help_,
+            )
         else:
             conv = {"int": int, "float": float, "str": str}[t]
             group.add_argument(flag, dest=f.name, type=conv, default=f.default, help=help_)
@@ -69,8 +80,11 @@ def config_from_args(cls, args: argparse.Namespace):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--progress-jsonl", metavar="FILE",
-                   help="append machine-readable progress/metrics lines (JSONL) to FILE")
+    p.add_argument(
+        "--progress-jsonl",
+        metavar="FILE",
+        help="append machine-readable progress/metrics lines (JSONL) to FILE",
+    )
     p.add_argument("--no-progress-bar", action="store_true", help="disable the tqdm bar")
 
 
@@ -87,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = ap.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("tiny-model", help="build + briefly pretrain a tiny Llama on the task corpus")
+    p = sub.add_parser(
+        "tiny-model", help="build + briefly pretrain a tiny Llama on the task corpus"
+    )
     p.add_argument("--out", required=True, help="output directory")
     add_config_flags(p, TinyModelConfig)
     _common(p)
@@ -116,8 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--reward-model", help="reward-model directory (from `reward`)")
     src.add_argument("--reward-fn", help="`task` (built-in arithmetic score) or `module:function`")
     p.add_argument("--prompts", help="JSONL with a `prompt` field per line")
-    p.add_argument("--task-prompts", type=int, default=0,
-                   help="use N built-in task prompts instead of --prompts (default: 0)")
+    p.add_argument(
+        "--task-prompts",
+        type=int,
+        default=0,
+        help="use N built-in task prompts instead of --prompts (default: 0)",
+    )
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--cpu", action="store_true", help="force CPU even when CUDA is available")
     add_config_flags(p, PPOConfig)
@@ -133,14 +153,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(p, GenerateConfig)
     _common(p)
 
-    p = sub.add_parser("eval", help="evaluate a reward model on preferences or a policy on the task")
+    p = sub.add_parser(
+        "eval", help="evaluate a reward model on preferences or a policy on the task"
+    )
     p.add_argument("--reward-model", help="reward-model directory")
     p.add_argument("--data", help="preference JSONL for --reward-model")
     p.add_argument("--policy", help="policy checkpoint to evaluate on the arithmetic task")
     p.add_argument("--n", type=int, default=200, help="task prompts for --policy (default: 200)")
-    p.add_argument("--seed", type=int, default=1234, help="task prompt + sampling seed (default: 1234)")
-    p.add_argument("--temperature", type=float, default=1.0,
-                   help="policy sampling temperature; 0 = greedy (default: 1.0)")
+    p.add_argument(
+        "--seed", type=int, default=1234, help="task prompt + sampling seed (default: 1234)"
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="policy sampling temperature; 0 = greedy (default: 1.0)",
+    )
     p.add_argument("--max-new-tokens", type=int, default=8, help="response limit (default: 8)")
     p.add_argument("--out", help="also write the metrics JSON here")
     p.add_argument("--cpu", action="store_true", help="force CPU even when CUDA is available")
@@ -152,8 +180,9 @@ def _progress(args, command: str):
     from .progress import Progress
 
     enabled = int(os.environ.get("RANK", "0")) == 0  # only the main process reports
-    return Progress(command, args.progress_jsonl, enabled=enabled,
-                    bar=False if args.no_progress_bar else None)
+    return Progress(
+        command, args.progress_jsonl, enabled=enabled, bar=False if args.no_progress_bar else None
+    )
 
 
 def _device(args):
@@ -204,7 +233,9 @@ def cmd_reward(args, prog) -> dict:
     tok = load_tokenizer(args.model)
     train = read_preferences(args.data, tok)
     ev = read_preferences(args.eval_data, tok) if args.eval_data else None
-    m = train_reward(args.model, train, args.out, config_from_args(RewardConfig, args), ev, prog, args.cpu)
+    m = train_reward(
+        args.model, train, args.out, config_from_args(RewardConfig, args), ev, prog, args.cpu
+    )
     m.pop("train_loss_history", None)
     m.pop("model", None)
     return m
@@ -218,7 +249,9 @@ def cmd_sft(args, prog) -> dict:
     tok = load_tokenizer(args.model)
     train = read_sft(args.data, tok)
     ev = read_sft(args.eval_data, tok) if args.eval_data else None
-    m = train_sft(args.model, train, args.out, config_from_args(SFTConfig, args), ev, prog, args.cpu)
+    m = train_sft(
+        args.model, train, args.out, config_from_args(SFTConfig, args), ev, prog, args.cpu
+    )
     m.pop("train_loss_history", None)
     m.pop("model", None)
     return m
@@ -237,8 +270,12 @@ def cmd_ppo(args, prog) -> dict:
     else:
         reward_fn = _load_reward_fn(args.reward_fn)
     r = train_ppo(args.model, prompts, reward_fn, args.out, cfg, prog, dev)
-    return {"final": r["history"][-1], "first": r["history"][0], "episodes": r["episodes"],
-            "train_time_s": r["train_time_s"]}
+    return {
+        "final": r["history"][-1],
+        "first": r["history"][0],
+        "episodes": r["episodes"],
+        "train_time_s": r["train_time_s"],
+    }
 
 
 def cmd_generate(args, prog) -> dict:
@@ -258,19 +295,28 @@ def cmd_generate(args, prog) -> dict:
     return {"rows": len(rows), "eos_rate": sum(r["finished"] for r in rows) / max(1, len(rows))}
 
 
-def evaluate_policy_on_task(model, tok, n: int, seed: int, temperature: float,
-                            max_new_tokens: int) -> dict:
+def evaluate_policy_on_task(
+    model, tok, n: int, seed: int, temperature: float, max_new_tokens: int
+) -> dict:
     """Accuracy and mean score of a policy on ``n`` task prompts."""
     from . import task
     from .generate import GenerateConfig, generate
 
     prompts = task.make_prompts(n, seed)
-    rows = generate(model, tok, prompts, GenerateConfig(max_new_tokens=max_new_tokens,
-                                                        temperature=temperature, seed=seed))
+    rows = generate(
+        model,
+        tok,
+        prompts,
+        GenerateConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed),
+    )
     acc = sum(task.is_correct(r["prompt"], r["response"]) for r in rows) / len(rows)
     sc = sum(task.score(r["prompt"], r["response"]) for r in rows) / len(rows)
-    return {"accuracy": acc, "mean_score": sc, "n": len(rows),
-            "eos_rate": sum(r["finished"] for r in rows) / len(rows)}
+    return {
+        "accuracy": acc,
+        "mean_score": sc,
+        "n": len(rows),
+        "eos_rate": sum(r["finished"] for r in rows) / len(rows),
+    }
 
 
 def cmd_eval(args, prog) -> dict:
@@ -292,8 +338,9 @@ def cmd_eval(args, prog) -> dict:
     if args.policy:
         tok = load_tokenizer(args.policy, padding_side="left")
         model = load_causal_lm(args.policy, _device(args))
-        out["task"] = evaluate_policy_on_task(model, tok, args.n, args.seed, args.temperature,
-                                              args.max_new_tokens)
+        out["task"] = evaluate_policy_on_task(
+            model, tok, args.n, args.seed, args.temperature, args.max_new_tokens
+        )
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     return out
@@ -326,9 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {msg}", file=sys.stderr)
         return 2
     prog.close()
-    if args.command != "generate" or args.out:
-        if int(os.environ.get("RANK", "0")) == 0:
-            print(json.dumps(result, default=float))
+    if (args.command != "generate" or args.out) and int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(result, default=float))
     return 0
 
 

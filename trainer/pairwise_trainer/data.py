@@ -48,7 +48,9 @@ def render_chat(messages: list[dict], add_generation_prompt: bool, tokenizer=Non
 
 
 def _is_messages(x) -> bool:
-    return isinstance(x, list) and all(isinstance(m, dict) and "role" in m and "content" in m for m in x)
+    return isinstance(x, list) and all(
+        isinstance(m, dict) and "role" in m and "content" in m for m in x
+    )
 
 
 def to_prompt_completion(prompt, completion, tokenizer=None) -> tuple[str, str]:

@@ -102,7 +102,9 @@ def make_generator(seed: int, device: torch.device) -> torch.Generator:
     return g
 
 
-def generate(model, tokenizer, prompts: list[str], cfg: GenerateConfig, progress=None) -> list[dict]:
+def generate(
+    model, tokenizer, prompts: list[str], cfg: GenerateConfig, progress=None
+) -> list[dict]:
     """Generate ``cfg.samples_per_prompt`` responses per prompt.
 
     Returns rows ``{"prompt", "response", "sample", "finished"}`` (``finished``: ended with EOS).

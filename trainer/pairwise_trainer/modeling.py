@@ -9,7 +9,6 @@ the CLI can print one line and exit 2.
 from __future__ import annotations
 
 import json
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +76,9 @@ def load_tokenizer(name_or_path: str, padding_side: str = "right"):
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path)
     except (OSError, ValueError) as e:
-        raise UserError(f"cannot load tokenizer from {name_or_path}: {str(e).splitlines()[0]}") from e
+        raise UserError(
+            f"cannot load tokenizer from {name_or_path}: {str(e).splitlines()[0]}"
+        ) from e
     if tok.pad_token_id is None:
         # Guessing (e.g. pad = eos) silently breaks "score at last non-pad token" and EOS detection.
         raise UserError(
@@ -135,7 +136,9 @@ def load_reward_model(name_or_path: str, device: torch.device | None = None):
                 name_or_path, num_labels=1, dtype=dtype
             )
     except (OSError, ValueError) as e:
-        raise UserError(f"cannot load reward model from {name_or_path}: {str(e).splitlines()[0]}") from e
+        raise UserError(
+            f"cannot load reward model from {name_or_path}: {str(e).splitlines()[0]}"
+        ) from e
     return model.to(device)
 
 

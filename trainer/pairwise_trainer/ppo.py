@@ -330,7 +330,9 @@ def train_ppo(
 
         lm = get_peft_model(
             lm,
-            lora_config("CAUSAL_LM", cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules),
+            lora_config(
+                "CAUSAL_LM", cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules
+            ),
         )
         ref = None  # reference = the same weights with adapters disabled
     else:
@@ -400,14 +402,22 @@ def train_ppo(
                         policy.lm, query, q_mask, response, r_mask, cfg.temperature
                     )
             else:
-                ref_logprobs, _ = response_logprobs(ref, query, q_mask, response, r_mask, cfg.temperature)
+                ref_logprobs, _ = response_logprobs(
+                    ref, query, q_mask, response, r_mask, cfg.temperature
+                )
             texts = []
             for row, n, e in zip(response.tolist(), seq_len.tolist(), has_eos.tolist()):
-                texts.append(tokenizer.decode(row[: n - 1] if e else row[:n], skip_special_tokens=True))
-            scores = torch.tensor(reward_fn(batch_prompts, texts), dtype=torch.float32, device=device)
+                texts.append(
+                    tokenizer.decode(row[: n - 1] if e else row[:n], skip_special_tokens=True)
+                )
+            scores = torch.tensor(
+                reward_fn(batch_prompts, texts), dtype=torch.float32, device=device
+            )
             raw_scores = scores.clone()
             if cfg.missing_eos_penalty is not None:
-                scores = torch.where(has_eos, scores, torch.full_like(scores, cfg.missing_eos_penalty))
+                scores = torch.where(
+                    has_eos, scores, torch.full_like(scores, cfg.missing_eos_penalty)
+                )
             fmask = r_mask.float()
             kl = kl_estimate(old_logprobs, ref_logprobs, cfg.kl_estimator) * fmask
             beta = kl_ctl.value
@@ -486,7 +496,9 @@ def train_ppo(
         kl_ctl.update(mean_kl, B)
         history.append(metrics)
         if progress is not None:
-            progress.step(update + 1, cfg.num_updates, {"score": metrics["objective/score"], "kl": mean_kl})
+            progress.step(
+                update + 1, cfg.num_updates, {"score": metrics["objective/score"], "kl": mean_kl}
+            )
             progress.metrics(update + 1, metrics)
 
     result = {
@@ -515,4 +527,7 @@ def save_policy(policy: PolicyWithValue, tokenizer, out: str, cfg: PPOConfig) ->
         lm = copy.deepcopy(lm).merge_and_unload()
     lm.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
-    save_file({k: v.contiguous() for k, v in policy.v_head.state_dict().items()}, f"{out}/{VALUE_HEAD_FILE}")
+    save_file(
+        {k: v.contiguous() for k, v in policy.v_head.state_dict().items()},
+        f"{out}/{VALUE_HEAD_FILE}",
+    )

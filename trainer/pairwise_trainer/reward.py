@@ -158,8 +158,14 @@ def reward_forward(model, input_ids: torch.Tensor, attention_mask: torch.Tensor)
 
 
 @torch.no_grad()
-def score_texts(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int = 64,
-                max_length: int = 512) -> torch.Tensor:
+def score_texts(
+    model,
+    tokenizer,
+    prompts: list[str],
+    responses: list[str],
+    batch_size: int = 64,
+    max_length: int = 512,
+) -> torch.Tensor:
     """Reward of each (prompt, response) exactly as seen in training (response + EOS)."""
     device = next(model.parameters()).device
     out = []
@@ -196,10 +202,22 @@ def evaluate_reward(
 ) -> dict:
     """Held-out metrics: accuracy, mean margin, loss, ECE and accuracy by strength."""
     model.eval()
-    rc = score_texts(model, tokenizer, [p.prompt for p in pairs], [p.chosen for p in pairs],
-                     batch_size, max_length)
-    rr = score_texts(model, tokenizer, [p.prompt for p in pairs], [p.rejected for p in pairs],
-                     batch_size, max_length)
+    rc = score_texts(
+        model,
+        tokenizer,
+        [p.prompt for p in pairs],
+        [p.chosen for p in pairs],
+        batch_size,
+        max_length,
+    )
+    rr = score_texts(
+        model,
+        tokenizer,
+        [p.prompt for p in pairs],
+        [p.rejected for p in pairs],
+        batch_size,
+        max_length,
+    )
     diff = rc - rr
     margin = torch.tensor([p.margin for p in pairs])
     acc = ((diff > 0).float() + 0.5 * (diff == 0).float()).mean().item()
@@ -245,7 +263,9 @@ def load_rm_for_training(model_path: str, tokenizer, cfg: RewardConfig):
 
         model = get_peft_model(
             model,
-            lora_config("SEQ_CLS", cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules),
+            lora_config(
+                "SEQ_CLS", cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules
+            ),
         )
     return model
 
@@ -273,12 +293,13 @@ def train_reward(
     data = _PairData(train_pairs, tokenizer, cfg.max_length)
     g = torch.Generator().manual_seed(cfg.seed)
     loader = torch.utils.data.DataLoader(
-        data, batch_size=cfg.batch_size, shuffle=True, generator=g,
+        data,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        generator=g,
         collate_fn=_collate(tokenizer.pad_token_id),
     )
-    steps_per_epoch = math.ceil(
-        len(loader) / accelerator.num_processes / cfg.grad_accum
-    )
+    steps_per_epoch = math.ceil(len(loader) / accelerator.num_processes / cfg.grad_accum)
     total_steps = max(1, math.ceil(steps_per_epoch * cfg.epochs))
     opt = make_optimizer(model, cfg.lr, cfg.weight_decay)
     sched = make_scheduler(opt, int(cfg.warmup_ratio * total_steps), total_steps)
@@ -295,7 +316,10 @@ def train_reward(
                 b = batch["margin"].shape[0]
                 r_c, r_r = rewards[:b], rewards[b:]
                 loss = bt_loss(
-                    r_c, r_r, batch["margin"] if cfg.use_margin else None, batch["weight"],
+                    r_c,
+                    r_r,
+                    batch["margin"] if cfg.use_margin else None,
+                    batch["weight"],
                     cfg.center_coef,
                 )
                 accelerator.backward(loss)
@@ -336,8 +360,12 @@ def train_reward(
     # Training-set reward statistics let PPO normalise rewards to mean 0, std 1 (N+ details #10).
     all_r = torch.cat(
         [
-            score_texts(model, tokenizer, [p.prompt for p in train_pairs], [p.chosen for p in train_pairs]),
-            score_texts(model, tokenizer, [p.prompt for p in train_pairs], [p.rejected for p in train_pairs]),
+            score_texts(
+                model, tokenizer, [p.prompt for p in train_pairs], [p.chosen for p in train_pairs]
+            ),
+            score_texts(
+                model, tokenizer, [p.prompt for p in train_pairs], [p.rejected for p in train_pairs]
+            ),
         ]
     )
     stats = {"mean": all_r.mean().item(), "std": all_r.std().item()}

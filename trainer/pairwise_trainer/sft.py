@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 import torch
 
-from .common import config_dict, make_accelerator, make_optimizer, make_scheduler, save_json, save_model
+from .common import (
+    config_dict,
+    make_accelerator,
+    make_optimizer,
+    make_scheduler,
+    save_json,
+    save_model,
+)
 from .data import SFTExample
 from .modeling import UserError, lora_config, position_ids_from_mask, seed_everything
 from .reward import split_pairs
@@ -89,11 +96,15 @@ def _collate(pad_id: int):
 
 def sft_loss(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
     """Sum of token NLL over response tokens and the number of those tokens."""
-    logits = model(
-        input_ids=batch["input_ids"],
-        attention_mask=batch["attention_mask"],
-        position_ids=position_ids_from_mask(batch["attention_mask"]),
-    ).logits[:, :-1].float()
+    logits = (
+        model(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            position_ids=position_ids_from_mask(batch["attention_mask"]),
+        )
+        .logits[:, :-1]
+        .float()
+    )
     labels = batch["labels"][:, 1:]
     nll = torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100, reduction="sum"
@@ -102,8 +113,9 @@ def sft_loss(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def evaluate_sft(model, tokenizer, examples: list[SFTExample], max_length: int = 512,
-                 batch_size: int = 32) -> dict:
+def evaluate_sft(
+    model, tokenizer, examples: list[SFTExample], max_length: int = 512, batch_size: int = 32
+) -> dict:
     """Mean per-token response NLL and perplexity."""
     model.eval()
     device = next(model.parameters()).device
@@ -149,7 +161,9 @@ def train_sft(
 
         model = get_peft_model(
             model,
-            lora_config("CAUSAL_LM", cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules),
+            lora_config(
+                "CAUSAL_LM", cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules
+            ),
         )
     eval_before = (
         evaluate_sft(model.to(accelerator.device), tokenizer, eval_examples, cfg.max_length)
@@ -159,7 +173,10 @@ def train_sft(
     data = [encode_sft(tokenizer, e, cfg.max_length) for e in train]
     g = torch.Generator().manual_seed(cfg.seed)
     loader = torch.utils.data.DataLoader(
-        data, batch_size=cfg.batch_size, shuffle=True, generator=g,
+        data,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        generator=g,
         collate_fn=_collate(tokenizer.pad_token_id),
     )
     steps_per_epoch = math.ceil(len(loader) / accelerator.num_processes / cfg.grad_accum)

@@ -49,7 +49,9 @@ def shuffled_prefs(clean_prefs):
 
     def flip(ps):
         return [
-            p if rng.random() < 0.5 else PreferencePair(p.prompt, p.rejected, p.chosen, strength=p.strength)
+            p
+            if rng.random() < 0.5
+            else PreferencePair(p.prompt, p.rejected, p.chosen, strength=p.strength)
             for p in ps
         ]
 

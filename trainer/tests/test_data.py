@@ -17,11 +17,22 @@ def write(tmp_path, name, lines):
 
 
 def test_standard_preferences_with_optional_columns(tmp_path):
-    p = write(tmp_path, "p.jsonl", [
-        {"prompt": "1+1=", "chosen": "2", "rejected": "3", "margin": 0.5, "weight": 2, "strength": "clear"},
-        {"prompt": "2+2=", "chosen": "4", "rejected": "5"},
-        "",
-    ])
+    p = write(
+        tmp_path,
+        "p.jsonl",
+        [
+            {
+                "prompt": "1+1=",
+                "chosen": "2",
+                "rejected": "3",
+                "margin": 0.5,
+                "weight": 2,
+                "strength": "clear",
+            },
+            {"prompt": "2+2=", "chosen": "4", "rejected": "5"},
+            "",
+        ],
+    )
     rows = read_preferences(p)
     assert len(rows) == 2
     assert (rows[0].margin, rows[0].weight, rows[0].strength) == (0.5, 2.0, "clear")
@@ -30,11 +41,17 @@ def test_standard_preferences_with_optional_columns(tmp_path):
 
 def test_conversational_preferences_use_the_same_template_as_policy(tmp_path):
     msgs = [{"role": "user", "content": "hi"}]
-    p = write(tmp_path, "c.jsonl", [{
-        "prompt": msgs,
-        "chosen": [{"role": "assistant", "content": "hello"}],
-        "rejected": [{"role": "assistant", "content": "go away"}],
-    }])
+    p = write(
+        tmp_path,
+        "c.jsonl",
+        [
+            {
+                "prompt": msgs,
+                "chosen": [{"role": "assistant", "content": "hello"}],
+                "rejected": [{"role": "assistant", "content": "go away"}],
+            }
+        ],
+    )
     (row,) = read_preferences(p)
     assert row.prompt == render_chat(msgs, add_generation_prompt=True)
     assert row.prompt == "<|user|>\nhi\n<|assistant|>\n"
@@ -45,10 +62,14 @@ def test_conversational_preferences_use_the_same_template_as_policy(tmp_path):
 
 
 def test_sft_formats(tmp_path):
-    p = write(tmp_path, "s.jsonl", [
-        {"prompt": "1+1=", "completion": "2"},
-        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]},
-    ])
+    p = write(
+        tmp_path,
+        "s.jsonl",
+        [
+            {"prompt": "1+1=", "completion": "2"},
+            {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]},
+        ],
+    )
     rows = read_sft(p)
     assert (rows[0].prompt, rows[0].completion) == ("1+1=", "2")
     assert rows[1].prompt == "<|user|>\nq\n<|assistant|>\n" and rows[1].completion == "a\n"
@@ -57,12 +78,17 @@ def test_sft_formats(tmp_path):
 @pytest.mark.parametrize(
     "lines,expect",
     [
-        (['{"prompt": "a", "chosen": "b", "rejected": "c"}', "{not json"], "bad.jsonl:2: invalid JSON"),
+        (
+            ['{"prompt": "a", "chosen": "b", "rejected": "c"}', "{not json"],
+            "bad.jsonl:2: invalid JSON",
+        ),
         (['{"prompt": "a", "chosen": "b"}'], "bad.jsonl:1: missing field(s) rejected"),
-        (['[1, 2]'], "bad.jsonl:1: expected a JSON object"),
+        (["[1, 2]"], "bad.jsonl:1: expected a JSON object"),
         (['{"prompt": "a", "chosen": "b", "rejected": "c", "margin": "x"}'], "bad.jsonl:1:"),
-        (['{"prompt": "a", "chosen": [{"role": "assistant", "content": "x"}], "rejected": "c"}'],
-         "bad.jsonl:1: prompt and completion must both be"),
+        (
+            ['{"prompt": "a", "chosen": [{"role": "assistant", "content": "x"}], "rejected": "c"}'],
+            "bad.jsonl:1: prompt and completion must both be",
+        ),
         ([""], "empty dataset"),
     ],
 )

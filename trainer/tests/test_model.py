@@ -5,7 +5,12 @@ from __future__ import annotations
 import torch
 
 from pairwise_trainer.generate import GenerateConfig, generate, sample_tokens
-from pairwise_trainer.modeling import load_causal_lm, load_reward_model, load_tokenizer, position_ids_from_mask
+from pairwise_trainer.modeling import (
+    load_causal_lm,
+    load_reward_model,
+    load_tokenizer,
+    position_ids_from_mask,
+)
 from pairwise_trainer.reward import reward_forward
 
 CPU = torch.device("cpu")
@@ -27,7 +32,9 @@ def test_left_padded_logits_match_unpadded(tiny_model):
     mask = torch.cat([torch.zeros_like(pad), torch.ones_like(ids)], 1)
     with torch.no_grad():
         a = model(input_ids=ids).logits
-        b = model(input_ids=padded, attention_mask=mask, position_ids=position_ids_from_mask(mask)).logits
+        b = model(
+            input_ids=padded, attention_mask=mask, position_ids=position_ids_from_mask(mask)
+        ).logits
     assert torch.isfinite(b).all(), "left padding produced non-finite logits"
     diff = (a - b[:, 5:]).abs().max().item()
     assert diff < 1e-4, f"left-padded logits differ from unpadded by {diff}"
@@ -42,8 +49,12 @@ def test_reward_score_ignores_extra_padding(tiny_model):
     pad = torch.full((1, 7), tok.pad_token_id)
     with torch.no_grad():
         s0 = reward_forward(rm, ids, torch.ones_like(ids))
-        right = reward_forward(rm, torch.cat([ids, pad], 1), torch.cat([torch.ones(1, n), torch.zeros(1, 7)], 1).long())
-        left = reward_forward(rm, torch.cat([pad, ids], 1), torch.cat([torch.zeros(1, 7), torch.ones(1, n)], 1).long())
+        right = reward_forward(
+            rm, torch.cat([ids, pad], 1), torch.cat([torch.ones(1, n), torch.zeros(1, 7)], 1).long()
+        )
+        left = reward_forward(
+            rm, torch.cat([pad, ids], 1), torch.cat([torch.zeros(1, 7), torch.ones(1, n)], 1).long()
+        )
     assert abs(s0.item() - right.item()) < 1e-4, f"right padding changed the score {s0} -> {right}"
     assert abs(s0.item() - left.item()) < 1e-4, f"left padding changed the score {s0} -> {left}"
 
@@ -52,14 +63,23 @@ def test_kv_cache_greedy_matches_full_recompute(tiny_model):
     tok = load_tokenizer(tiny_model, padding_side="left")
     model = load_causal_lm(tiny_model, CPU).eval()
     enc = tok(["12+3=", "23+45="], return_tensors="pt", padding=True)  # different lengths
-    out = sample_tokens(model, enc["input_ids"], enc["attention_mask"], 4, tok.eos_token_id,
-                        tok.pad_token_id, temperature=0.0)
+    out = sample_tokens(
+        model,
+        enc["input_ids"],
+        enc["attention_mask"],
+        4,
+        tok.eos_token_id,
+        tok.pad_token_id,
+        temperature=0.0,
+    )
     for row, prompt in enumerate(["12+3=", "23+45="]):
         ids = torch.tensor([tok(prompt)["input_ids"]])
         for t in range(4):
             with torch.no_grad():
                 nxt = model(input_ids=ids).logits[0, -1].argmax().item()
-            assert out[row, t].item() == nxt, f"row {row} step {t}: cached {out[row, t]} vs full {nxt}"
+            assert out[row, t].item() == nxt, (
+                f"row {row} step {t}: cached {out[row, t]} vs full {nxt}"
+            )
             if nxt == tok.eos_token_id:
                 break
             ids = torch.cat([ids, torch.tensor([[nxt]])], 1)

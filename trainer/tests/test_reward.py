@@ -34,15 +34,23 @@ def test_reward_model_learns_oracle_preferences(clean_run):
 
 def test_reward_model_on_shuffled_labels_stays_at_chance(tiny_model, shuffled_prefs):
     tr, ev = shuffled_prefs
-    m = train_reward(tiny_model, tr, None, RewardConfig(**{**CFG, "epochs": 2}), eval_pairs=ev, cpu=True)
+    m = train_reward(
+        tiny_model, tr, None, RewardConfig(**{**CFG, "epochs": 2}), eval_pairs=ev, cpu=True
+    )
     acc = m["eval"]["accuracy"]
     assert 0.35 <= acc <= 0.65, f"shuffled labels gave held-out accuracy {acc:.3f}, expected ~0.5"
 
 
 def test_reward_artifacts_and_reload(clean_run, clean_prefs):
     m, out = clean_run
-    for f in ("model.safetensors", "config.json", "tokenizer.json", "metrics.json",
-              "reward_stats.json", "training_config.json"):
+    for f in (
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "metrics.json",
+        "reward_stats.json",
+        "training_config.json",
+    ):
         assert (out / f).exists(), f"missing {f} in reward-model output"
     saved = json.loads((out / "metrics.json").read_text())
     assert abs(saved["eval"]["accuracy"] - m["eval"]["accuracy"]) < 1e-9

@@ -35,7 +35,9 @@ def test_oracle_prefers_better_and_flips_with_noise():
     assert task.oracle_prefer("12+34=", "45", "36") == "a", "closer wrong answer wins"
     assert task.oracle_prefer("12+34=", "45", "47") == "tie"
     rng = random.Random(0)
-    flips = sum(task.oracle_prefer("12+34=", "46", "45", noise=0.3, rng=rng) == "b" for _ in range(2000))
+    flips = sum(
+        task.oracle_prefer("12+34=", "46", "45", noise=0.3, rng=rng) == "b" for _ in range(2000)
+    )
     assert 500 < flips < 700, f"noise=0.3 should flip ~30% of labels, flipped {flips}/2000"
 
 
@@ -58,5 +60,7 @@ def test_base_policy_is_between_20_and_60_percent(tiny_model):
     tok = load_tokenizer(tiny_model, padding_side="left")
     model = load_causal_lm(tiny_model, torch.device("cpu"))
     m = evaluate_policy_on_task(model, tok, n=400, seed=11, temperature=1.0, max_new_tokens=6)
-    assert 0.2 <= m["accuracy"] <= 0.6, f"base policy accuracy {m['accuracy']:.3f} outside [0.2, 0.6]"
+    assert 0.2 <= m["accuracy"] <= 0.6, (
+        f"base policy accuracy {m['accuracy']:.3f} outside [0.2, 0.6]"
+    )
     assert m["eos_rate"] > 0.95, f"base policy should stop with EOS, eos_rate={m['eos_rate']}"
