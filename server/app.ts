@@ -21,6 +21,7 @@ export type AppDeps = {
   remix: RemixMode;
   clock?: Clock;
   random?: () => number;
+  goldDraw?: () => number;
 };
 
 export type PairwiseApp = {
@@ -34,11 +35,11 @@ export type PairwiseApp = {
 /** Builds the whole server (express + Remix + socket.io) without listening; tests use it directly. */
 export async function createApp(deps: AppDeps): Promise<PairwiseApp> {
   const { config } = deps;
-  const { db } = openDb({ path: config.sqlitePath, synchronous: config.sqliteSynchronous });
+  const { db, sqlite } = openDb({ path: config.sqlitePath, synchronous: config.sqliteSynchronous });
   await migrateToLatest(db);
 
   const hub = new EventHub();
-  const services = createServices({ db, clock: deps.clock ?? systemClock, events: hub, sessionDays: config.sessionDays, random: deps.random });
+  const services = createServices({ db, sqlite, dataDir: config.dataDir, clock: deps.clock ?? systemClock, events: hub, sessionDays: config.sessionDays, random: deps.random, goldDraw: deps.goldDraw });
 
   const app = express();
   app.disable("x-powered-by");

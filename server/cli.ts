@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.ts";
 import { migrateToLatest, openDb } from "./db/database.ts";
@@ -12,6 +13,11 @@ const USAGE = `pairwise: the Pairwise command line (uses DATABASE_URL, default s
   pairwise user list
   pairwise token create --email E [--name N]      prints the new API token alone on its last line
   pairwise demo seed                              creates the demo project and accounts (idempotent)
+  pairwise export --project ID --format trl|trl-chat|openai|hh|sft|votes [--out FILE] [--as EMAIL]
+                  [--file jsonl|csv|parquet] [--from ISO] [--to ISO] [--annotators 1,2] [--rounds 1,2]
+                  [--source human|ai|all] [--min-agreement X] [--min-confidence X] [--gold include|exclude|only]
+                  [--label majority|dawid_skene] [--margin] [--weight] [--no-pseudonymize] [--scrub] [--include-superseded]
+                                                  same filters as GET /api/v1/projects/:id/export; prints the manifest
 `;
 
 class UsageError extends Error {}
@@ -23,22 +29,49 @@ function need(values: Record<string, unknown>, key: string): string {
 }
 
 async function run(argv: string[]): Promise<number> {
-  const [group, action, ...rest] = argv;
+  const [group, ...afterGroup] = argv;
+  // `export` takes flags right after it; the other groups have an action word first.
+  const action = group === "export" ? undefined : afterGroup[0];
+  const rest = group === "export" ? afterGroup : afterGroup.slice(1);
   if (!group || group === "help" || group === "--help" || group === "-h") {
     process.stdout.write(USAGE);
     return group ? 0 : 2;
   }
   const config = loadConfig();
-  const { db } = openDb({ path: config.sqlitePath, synchronous: config.sqliteSynchronous });
+  const { db, sqlite } = openDb({ path: config.sqlitePath, synchronous: config.sqliteSynchronous });
   try {
     await migrateToLatest(db);
-    const services = createServices({ db, events: noEvents, sessionDays: config.sessionDays });
+    const services = createServices({ db, sqlite, dataDir: config.dataDir, events: noEvents, sessionDays: config.sessionDays });
     const { values } = parseArgs({
       args: rest,
-      options: { email: { type: "string" }, password: { type: "string" }, role: { type: "string" }, name: { type: "string" } },
+      options: {
+        email: { type: "string" },
+        password: { type: "string" },
+        role: { type: "string" },
+        name: { type: "string" },
+        project: { type: "string" },
+        format: { type: "string" },
+        out: { type: "string" },
+        as: { type: "string" },
+        file: { type: "string" },
+        from: { type: "string" },
+        to: { type: "string" },
+        annotators: { type: "string" },
+        rounds: { type: "string" },
+        source: { type: "string" },
+        "min-agreement": { type: "string" },
+        "min-confidence": { type: "string" },
+        gold: { type: "string" },
+        label: { type: "string" },
+        margin: { type: "boolean" },
+        weight: { type: "boolean" },
+        "no-pseudonymize": { type: "boolean" },
+        scrub: { type: "boolean" },
+        "include-superseded": { type: "boolean" },
+      },
       strict: true,
     });
-    const key = `${group} ${action ?? ""}`.trim();
+    const key = group === "export" ? "export" : `${group} ${action ?? ""}`.trim();
     switch (key) {
       case "user create": {
         const u = await services.auth.createUser({
@@ -63,6 +96,25 @@ async function run(argv: string[]): Promise<number> {
       case "demo seed": {
         const r = await seedDemo(services);
         for (const line of r.lines) console.log(line);
+        return 0;
+      }
+      case "export": {
+        const projectId = Number(need(values, "project"));
+        const actor = values.as ? await services.auth.findUserByEmail(values.as) : (await services.auth.listUsers()).find((u) => u.role === "admin");
+        if (!actor) throw new UsageError(values.as ? `no user ${values.as}` : "no admin account exists; pass --as EMAIL");
+        const filters: Record<string, unknown> = { format: need(values, "format") };
+        for (const k of ["file", "from", "to", "annotators", "rounds", "source", "gold", "label"] as const) if (values[k] !== undefined) filters[k] = values[k];
+        if (values["min-agreement"] !== undefined) filters.min_agreement = values["min-agreement"];
+        if (values["min-confidence"] !== undefined) filters.min_confidence = values["min-confidence"];
+        if (values.margin) filters.margin = true;
+        if (values.weight) filters.weight = true;
+        if (values["no-pseudonymize"]) filters.pseudonymize = false;
+        if (values.scrub) filters.scrub = true;
+        if (values["include-superseded"]) filters.include_superseded = true;
+        const result = await services.exports.run(actor, projectId, filters);
+        if (values.out) fs.copyFileSync(result.path, values.out);
+        const { path: stored, ...manifest } = result;
+        console.log(JSON.stringify({ ...manifest, stored_at: stored, written_to: values.out ?? null }, null, 2));
         return 0;
       }
       default:

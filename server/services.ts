@@ -1,4 +1,9 @@
+import type SQLite from "better-sqlite3";
 import { type Db } from "./db/database.ts";
+import { sqliteExportSource, sqliteJudgmentSource } from "./db/judgment-source.ts";
+import { ExportService } from "./domain/exports/export-service.ts";
+import { JudgmentIndexRegistry } from "./domain/quality/judgment-index.ts";
+import { QualityService } from "./domain/quality/quality-service.ts";
 import { AnnotationService } from "./domain/annotation/annotation-service.ts";
 import { AuthService } from "./domain/auth/auth-service.ts";
 import { ImportService } from "./domain/imports/import-service.ts";
@@ -11,6 +16,8 @@ export type Services = {
   projects: ProjectService;
   imports: ImportService;
   annotation: AnnotationService;
+  quality: QualityService;
+  exports: ExportService;
 };
 
 /**
@@ -36,11 +43,13 @@ export class EventHub implements DomainEvents {
   }
 }
 
-export function createServices(opts: { db: Db; clock?: Clock; events: DomainEvents; sessionDays?: number; random?: () => number; goldDraw?: () => number }): Services {
+export function createServices(opts: { db: Db; sqlite: SQLite.Database; dataDir: string; clock?: Clock; events: DomainEvents; sessionDays?: number; random?: () => number; goldDraw?: () => number }): Services {
   const clock = opts.clock ?? systemClock;
   const auth = new AuthService(opts.db, clock, opts.sessionDays ?? 14);
   const projects = new ProjectService(opts.db, clock, opts.events);
   const imports = new ImportService(opts.db, clock, projects, opts.events);
   const annotation = new AnnotationService(opts.db, clock, projects, opts.events, opts.random, opts.goldDraw);
-  return { auth, projects, imports, annotation };
+  const quality = new QualityService(opts.db, projects, new JudgmentIndexRegistry(sqliteJudgmentSource(opts.sqlite)), opts.events);
+  const exports = new ExportService(opts.db, clock, projects, quality, sqliteExportSource(opts.sqlite), opts.dataDir);
+  return { auth, projects, imports, annotation, quality, exports };
 }

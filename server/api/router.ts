@@ -1,4 +1,6 @@
+import fs from "node:fs";
 import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import Busboy from "busboy";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { z } from "zod";
@@ -241,6 +243,76 @@ export function createApiRouter(services: Services, opts: ApiOptions): express.R
         res.write(buf);
       }
       res.end();
+      return undefined;
+    }),
+  );
+
+  router.get(
+    "/projects/:id/quality",
+    authed(async (req) => services.quality.report(req.user, parseId(req.params.id, "Project"))),
+  );
+
+  router.get(
+    "/projects/:id/disagreements",
+    authed(async (req) => {
+      const q = z.object({ limit: z.coerce.number().int().min(1).max(200).default(20), offset: z.coerce.number().int().min(0).default(0) }).safeParse(req.query);
+      if (!q.success) throw validationError(q.error.issues);
+      return services.quality.disagreements(req.user, parseId(req.params.id, "Project"), q.data);
+    }),
+  );
+
+  router.post(
+    "/projects/:id/gold",
+    jsonBody,
+    authed(async (req) => services.quality.setGold(req.user, parseId(req.params.id, "Project"), req.body)),
+  );
+
+  router.post(
+    "/projects/:id/members/:userId/pause",
+    jsonBody,
+    authed(async (req) => {
+      const body = z.object({ paused: z.boolean() }).strict().safeParse(req.body);
+      if (!body.success) throw validationError(body.error.issues);
+      await services.projects.setPausedByResearcher(req.user, parseId(req.params.id, "Project"), parseId(req.params.userId, "Member"), body.data.paused);
+      return { paused: body.data.paused };
+    }),
+  );
+
+  const sendExport = async (res: Response, manifest: { export_id: number; sha256: string; file: string; format: string }, file: string) => {
+    const type = file.endsWith(".csv") ? "text/csv; charset=utf-8" : file.endsWith(".parquet") ? "application/vnd.apache.parquet" : "application/x-ndjson; charset=utf-8";
+    res.status(200);
+    res.setHeader("Content-Type", type);
+    res.setHeader("Content-Disposition", `attachment; filename="${manifest.file}"`);
+    res.setHeader("X-Pairwise-Export-Id", String(manifest.export_id));
+    res.setHeader("X-Pairwise-Sha256", manifest.sha256);
+    await pipeline(fs.createReadStream(file), res);
+  };
+
+  router.get(
+    "/projects/:id/export",
+    authed(async (req, res) => {
+      const result = await services.exports.run(req.user, parseId(req.params.id, "Project"), req.query);
+      await sendExport(res, result, result.path);
+      return undefined;
+    }),
+  );
+
+  router.get(
+    "/projects/:id/exports",
+    authed(async (req) => ({ exports: await services.exports.history(req.user, parseId(req.params.id, "Project")) })),
+  );
+
+  router.get(
+    "/exports/:id/manifest",
+    authed(async (req) => (await services.exports.get(req.user, parseId(req.params.id, "Export"))).manifest),
+  );
+
+  router.get(
+    "/exports/:id/download",
+    authed(async (req, res) => {
+      const e = await services.exports.get(req.user, parseId(req.params.id, "Export"));
+      if (!fs.existsSync(e.path)) throw new DomainError("not_found", "The export file is no longer on disk; run the export again");
+      await sendExport(res, e.manifest, e.path);
       return undefined;
     }),
   );

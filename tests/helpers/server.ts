@@ -29,11 +29,11 @@ export type TestServer = {
 };
 
 /** A real server: real SQLite file in a temp dir, real HTTP on a free port, socket.io attached. */
-export async function startServer(opts: { clock?: Clock; env?: Record<string, string>; random?: () => number } = {}): Promise<TestServer> {
+export async function startServer(opts: { clock?: Clock; env?: Record<string, string>; random?: () => number; goldDraw?: () => number } = {}): Promise<TestServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pairwise-test-"));
   const dbPath = path.join(dir, "test.db");
   const config = loadConfig({ DATABASE_URL: `sqlite:${dbPath}`, PAIRWISE_DATA_DIR: dir, NODE_ENV: "test", PAIRWISE_SQLITE_SYNCHRONOUS: "NORMAL", ...opts.env });
-  const pw = await createApp({ config, remix: { kind: "none" }, clock: opts.clock, random: opts.random });
+  const pw = await createApp({ config, remix: { kind: "none" }, clock: opts.clock, random: opts.random, goldDraw: opts.goldDraw });
   await new Promise<void>((r) => pw.httpServer.listen(0, "127.0.0.1", () => r()));
   const addr = pw.httpServer.address();
   const port = typeof addr === "object" && addr ? addr.port : 0;

@@ -1,0 +1,118 @@
+import type SQLite from "better-sqlite3";
+import { type JudgmentSource, type PairInfo, type ScanRow } from "../domain/quality/judgment-index.ts";
+
+/**
+ * Raw better-sqlite3 reads for the judgment index: a million rows through the query builder
+ * would spend most of its time building objects we throw away.
+ */
+export function sqliteJudgmentSource(sqlite: SQLite.Database): JudgmentSource {
+  const scan = sqlite
+    .prepare(
+      `SELECT id, pair_id, annotator_id, choice, strength, left_is_a, time_on_task_ms, created_at, supersedes_id, source
+       FROM judgments WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?`,
+    )
+    .raw(true);
+  return {
+    scan(projectId, afterId, limit) {
+      const out: ScanRow[] = [];
+      for (const r of scan.iterate(projectId, afterId, limit) as Iterable<unknown[]>) {
+        out.push({
+          id: r[0] as number,
+          pairId: r[1] as number,
+          annotatorId: r[2] as number,
+          choice: r[3] as string,
+          strength: r[4] as number | null,
+          leftIsA: r[5] as number,
+          timeMs: r[6] as number | null,
+          createdAt: r[7] as number,
+          supersedesId: r[8] as number | null,
+          source: r[9] as string,
+        });
+      }
+      return out;
+    },
+    pairs(projectId, pairIds) {
+      if (pairIds.length === 0) return [];
+      const stmt = sqlite.prepare(
+        `SELECT id, model_a, model_b, gold, reference, round_id FROM pairs WHERE project_id = ? AND id IN (${pairIds.map(() => "?").join(",")})`,
+      );
+      return (stmt.all(projectId, ...pairIds) as { id: number; model_a: string | null; model_b: string | null; gold: number; reference: string | null; round_id: number | null }[]).map(
+        (p): PairInfo => ({ id: p.id, modelA: p.model_a, modelB: p.model_b, gold: p.gold, reference: p.reference, roundId: p.round_id }),
+      );
+    },
+  };
+}
+
+export type PairContentRow = {
+  id: number;
+  prompt: string;
+  response_a: string;
+  response_b: string;
+  model_a: string | null;
+  model_b: string | null;
+  metadata: string | null;
+  round_id: number | null;
+  gold: number;
+  reference: string | null;
+};
+
+export type VoteRow = {
+  id: number;
+  pair_id: number;
+  assignment_id: number;
+  annotator_id: number;
+  source: string;
+  choice: string;
+  choice_shown: string;
+  left_is_a: number;
+  strength: number | null;
+  criteria: string | null;
+  rationale: string | null;
+  flags: string | null;
+  time_on_task_ms: number | null;
+  idempotency_key: string;
+  supersedes_id: number | null;
+  superseded: number;
+  scheme_version: number;
+  model_a: string | null;
+  model_b: string | null;
+  checkpoint_a: number | null;
+  checkpoint_b: number | null;
+  response_a_sha256: string;
+  response_b_sha256: string;
+  created_at: number;
+  gold: number;
+  round_id: number | null;
+};
+
+/** Bulk reads for exports (raw statements; the builder's per-row cost dominates at 1M rows). */
+export function sqliteExportSource(sqlite: SQLite.Database) {
+  const votes = sqlite.prepare(
+    `SELECT j.id, j.pair_id, j.assignment_id, j.annotator_id, j.source, j.choice, j.choice_shown, j.left_is_a, j.strength,
+            j.criteria, j.rationale, j.flags, j.time_on_task_ms, j.idempotency_key, j.supersedes_id,
+            EXISTS (SELECT 1 FROM judgments s WHERE s.supersedes_id = j.id) AS superseded,
+            j.scheme_version, j.model_a, j.model_b, j.checkpoint_a, j.checkpoint_b, j.response_a_sha256, j.response_b_sha256,
+            j.created_at, p.gold, p.round_id
+     FROM judgments j JOIN pairs p ON p.id = j.pair_id
+     WHERE j.project_id = ? AND j.id > ? ORDER BY j.id LIMIT ?`,
+  );
+  const pairStmts = new Map<number, SQLite.Statement>();
+  return {
+    votes(projectId: number, afterId: number, limit: number): VoteRow[] {
+      return votes.all(projectId, afterId, limit) as VoteRow[];
+    },
+    pairs(projectId: number, ids: number[]): PairContentRow[] {
+      if (!ids.length) return [];
+      let stmt = pairStmts.get(ids.length);
+      if (!stmt) {
+        stmt = sqlite.prepare(
+          `SELECT id, prompt, response_a, response_b, model_a, model_b, metadata, round_id, gold, reference FROM pairs WHERE project_id = ? AND id IN (${ids.map(() => "?").join(",")}) ORDER BY id`,
+        );
+        if (pairStmts.size < 8) pairStmts.set(ids.length, stmt);
+      }
+      return stmt.all(projectId, ...ids) as PairContentRow[];
+    },
+  };
+}
+
+export type ExportSource = ReturnType<typeof sqliteExportSource>;
