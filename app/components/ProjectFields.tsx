@@ -14,6 +14,13 @@ export type ProjectFormValues = {
   };
   judgmentsPerPair: number;
   leaseSeconds: number;
+  quality: {
+    goldShare: number;
+    goldMinAccuracy: number;
+    goldMinJudgments: number;
+    pauseBelowGold: boolean;
+    tooFastMs: number;
+  };
 };
 
 export const emptyProject: ProjectFormValues = {
@@ -30,6 +37,7 @@ export const emptyProject: ProjectFormValues = {
   },
   judgmentsPerPair: 3,
   leaseSeconds: 600,
+  quality: { goldShare: 0.1, goldMinAccuracy: 0.7, goldMinJudgments: 5, pauseBelowGold: false, tooFastMs: 3000 },
 };
 
 const FLAG_LABELS: Record<string, string> = { unsafe: "Unsafe", personal_data: "Personal data", broken: "Broken" };
@@ -60,11 +68,22 @@ export function projectInputFromForm(fd: FormData): ProjectFormValues {
     },
     judgmentsPerPair: num("judgmentsPerPair", 3),
     leaseSeconds: num("leaseSeconds", 600),
+    // Shares are edited as percentages and times in seconds; the service stores fractions and ms.
+    quality: {
+      goldShare: num("goldSharePct", 10) / 100,
+      goldMinAccuracy: num("goldMinAccuracyPct", 70) / 100,
+      goldMinJudgments: num("goldMinJudgments", 5),
+      pauseBelowGold: fd.get("pauseBelowGold") === "on",
+      tooFastMs: Math.round(num("tooFastSeconds", 3) * 1000),
+    },
   };
 }
 
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
 export function ProjectFields({ values, errors }: { values: ProjectFormValues; errors: Record<string, string> }) {
   const s = values.scheme;
+  const q = values.quality ?? emptyProject.quality;
   return (
     <div className="flex flex-col gap-4">
       <TextInput label="Name" name="name" defaultValue={values.name} required maxLength={200} error={errors.name} />
@@ -142,6 +161,56 @@ export function ProjectFields({ values, errors }: { values: ProjectFormValues; e
           hint="How long an annotator holds a pair before it goes back to the pool (600 = 10 minutes)."
         />
       </div>
+      <fieldset className="flex flex-col gap-3 rounded-md border border-line p-3">
+        <legend className="px-1 text-sm font-semibold">Quality control</legend>
+        <div className="grid gap-3 sm:grid-cols-2">
+          <TextInput
+            label="Gold share (%)"
+            name="goldSharePct"
+            type="number"
+            min={0}
+            max={50}
+            step="any"
+            defaultValue={round(q.goldShare * 100)}
+            error={errors["quality.goldShare"]}
+            hint="How often an annotator is given a gold pair (one with a known answer). They look like any other pair. 0 turns gold checks off."
+          />
+          <TextInput
+            label="Minimum gold accuracy (%)"
+            name="goldMinAccuracyPct"
+            type="number"
+            min={0}
+            max={100}
+            step="any"
+            defaultValue={round(q.goldMinAccuracy * 100)}
+            error={errors["quality.goldMinAccuracy"]}
+            hint="Annotators who match fewer gold answers than this are flagged on the Quality tab."
+          />
+          <TextInput
+            label="Gold judgments before flagging"
+            name="goldMinJudgments"
+            type="number"
+            min={1}
+            max={1000}
+            defaultValue={q.goldMinJudgments}
+            error={errors["quality.goldMinJudgments"]}
+            hint="Nobody is flagged on fewer gold answers than this; a few early misses say little."
+          />
+          <TextInput
+            label="Too fast under (seconds)"
+            name="tooFastSeconds"
+            type="number"
+            min={0}
+            max={600}
+            step="any"
+            defaultValue={round(q.tooFastMs / 1000)}
+            error={errors["quality.tooFastMs"]}
+            hint="Judgments quicker than this count as too fast to have read both responses."
+          />
+        </div>
+        <Checkbox label="Pause annotators automatically when their gold accuracy falls below the minimum" name="pauseBelowGold" defaultChecked={q.pauseBelowGold} />
+        <p className="text-xs text-muted">A paused annotator sees a message instead of pairs until a researcher resumes them on the Quality tab.</p>
+      </fieldset>
     </div>
   );
 }

@@ -3,6 +3,9 @@ import { NavLink } from "@remix-run/react";
 const tabs = [
   { to: "", label: "Overview", end: true },
   { to: "annotate", label: "Annotate" },
+  { to: "quality", label: "Quality" },
+  { to: "disagreements", label: "Disagreements" },
+  { to: "exports", label: "Exports" },
   { to: "import", label: "Import" },
   { to: "members", label: "Members" },
   { to: "settings", label: "Settings" },
@@ -10,7 +13,7 @@ const tabs = [
 
 export function ProjectNav({ projectId }: { projectId: number }) {
   return (
-    <nav aria-label="Project" className="mb-5 flex gap-1 border-b border-line">
+    <nav aria-label="Project" className="mb-5 flex flex-wrap gap-1 border-b border-line">
       {tabs.map((t) => (
         <NavLink
           key={t.label}

@@ -38,7 +38,8 @@ export function fieldErrors(fields: { path: string; message: string }[] | undefi
   const out: Record<string, string> = {};
   for (const f of fields ?? []) {
     const parts = f.path.split(".");
-    const key = parts[0] === "scheme" ? parts.slice(0, parts[1] === "rationale" ? 3 : 2).join(".") : (parts[0] ?? f.path);
+    const key =
+      parts[0] === "scheme" ? parts.slice(0, parts[1] === "rationale" ? 3 : 2).join(".") : parts[0] === "quality" ? parts.slice(0, 2).join(".") : (parts[0] ?? f.path);
     out[key] ??= f.message;
   }
   return out;

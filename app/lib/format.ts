@@ -38,3 +38,27 @@ export function wordCount(text: string): number {
   const m = text.trim().match(/\S+/g);
   return m ? m.length : 0;
 }
+
+/** 0.734 → "73%"; null → "—". */
+export function formatShare(x: number | null | undefined, digits = 0): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return "—";
+  return `${(x * 100).toFixed(digits)}%`;
+}
+
+/** A statistic such as α or κ with two decimals; null → "—". */
+export function formatStat(x: number | null | undefined, digits = 2): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return "—";
+  return x.toFixed(digits);
+}
+
+/** p-values: "p < 0.001", "p = 0.034"; null → "". */
+export function formatP(p: number | null | undefined): string {
+  if (p === null || p === undefined || !Number.isFinite(p)) return "";
+  return p < 0.001 ? "p < 0.001" : `p = ${p.toFixed(3)}`;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}

@@ -2,7 +2,7 @@ import { type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { useLoaderData, useRevalidator } from "@remix-run/react";
 import { type FormEvent, useRef, useState } from "react";
 import { ProjectNav } from "../components/ProjectNav";
-import { Alert, Button, Card, Select } from "../components/ui";
+import { Alert, Button, Card, Checkbox, Select } from "../components/ui";
 import { type ApiErrorBody, friendlyMessage } from "../lib/errors";
 import { formatCount, formatDate } from "../lib/format";
 import { orRespond, parseId, requireUser } from "../lib/session.server";
@@ -57,6 +57,7 @@ export default function ImportPage() {
   const [state, setState] = useState<UploadState>({ kind: "idle" });
   const fileRef = useRef<HTMLInputElement>(null);
   const [kind, setKind] = useState<"pairs" | "prompts">("pairs");
+  const [gold, setGold] = useState(false);
 
   async function onSubmit(e: FormEvent) {
     e.preventDefault();
@@ -67,7 +68,7 @@ export default function ImportPage() {
     }
     setState({ kind: "uploading", loaded: 0, total: file.size });
     const res = await upload(
-      `/api/v1/projects/${project.id}/${kind}`,
+      `/api/v1/projects/${project.id}/${kind}${kind === "pairs" && gold ? "?gold=true" : ""}`,
       file,
       (loaded, total) => setState({ kind: "uploading", loaded, total }),
       () => setState({ kind: "processing" }),
@@ -107,6 +108,14 @@ export default function ImportPage() {
                 Accepted shapes: prompt/response_a/response_b, TRL prompt/chosen/rejected, or HH chosen/rejected. Imports are all-or-nothing.
               </p>
             </div>
+            {kind === "pairs" ? (
+              <div className="flex flex-col gap-1">
+                <Checkbox label="These pairs are gold questions (use their reference answer)" name="gold" checked={gold} onChange={(e) => setGold(e.target.checked)} />
+                <p className="pl-6 text-xs text-muted">
+                  Each line needs its known answer (for example <code className="font-mono">"reference": "a"</code>, or TRL/HH chosen and rejected). Gold pairs are mixed into annotators' work to measure accuracy.
+                </p>
+              </div>
+            ) : null}
             <div>
               <Button type="submit" variant="primary" disabled={busy}>
                 {busy ? "Uploading…" : "Upload"}
