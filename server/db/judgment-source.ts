@@ -1,6 +1,9 @@
 import type SQLite from "better-sqlite3";
 import { type JudgmentSource, type PairInfo, type ScanRow } from "../domain/quality/judgment-index.ts";
 
+// `+project_id` keeps SQLite walking the primary key (id > ?) in order; with the
+// (project_id, created_at) index it would re-read and sort the whole project on every batch.
+
 /**
  * Raw better-sqlite3 reads for the judgment index: a million rows through the query builder
  * would spend most of its time building objects we throw away.
@@ -9,9 +12,10 @@ export function sqliteJudgmentSource(sqlite: SQLite.Database): JudgmentSource {
   const scan = sqlite
     .prepare(
       `SELECT id, pair_id, annotator_id, choice, strength, left_is_a, time_on_task_ms, created_at, supersedes_id, source
-       FROM judgments WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?`,
+       FROM judgments WHERE +project_id = ? AND id > ? ORDER BY id LIMIT ?`,
     )
     .raw(true);
+  const pairRange = sqlite.prepare("SELECT id, model_a, model_b, gold, reference, round_id FROM pairs WHERE +project_id = ? AND id BETWEEN ? AND ?").raw(true);
   return {
     scan(projectId, afterId, limit) {
       const out: ScanRow[] = [];
@@ -33,12 +37,20 @@ export function sqliteJudgmentSource(sqlite: SQLite.Database): JudgmentSource {
     },
     pairs(projectId, pairIds) {
       if (pairIds.length === 0) return [];
-      const stmt = sqlite.prepare(
-        `SELECT id, model_a, model_b, gold, reference, round_id FROM pairs WHERE project_id = ? AND id IN (${pairIds.map(() => "?").join(",")})`,
-      );
-      return (stmt.all(projectId, ...pairIds) as { id: number; model_a: string | null; model_b: string | null; gold: number; reference: string | null; round_id: number | null }[]).map(
-        (p): PairInfo => ({ id: p.id, modelA: p.model_a, modelB: p.model_b, gold: p.gold, reference: p.reference, roundId: p.round_id }),
-      );
+      // One ranged read over the primary key covers a batch's pairs (they are near each other).
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const id of pairIds) {
+        lo = Math.min(lo, id);
+        hi = Math.max(hi, id);
+      }
+      const want = new Set(pairIds);
+      const out: PairInfo[] = [];
+      for (const p of pairRange.iterate(projectId, lo, hi) as Iterable<unknown[]>) {
+        if (!want.has(p[0] as number)) continue;
+        out.push({ id: p[0] as number, modelA: p[1] as string | null, modelB: p[2] as string | null, gold: p[3] as number, reference: p[4] as string | null, roundId: p[5] as number | null });
+      }
+      return out;
     },
   };
 }
@@ -55,6 +67,12 @@ export type PairContentRow = {
   gold: number;
   reference: string | null;
 };
+
+export const VOTE_ROW_COLUMNS = [
+  "id", "pair_id", "assignment_id", "annotator_id", "source", "choice", "choice_shown", "left_is_a", "strength", "criteria", "rationale", "flags",
+  "time_on_task_ms", "idempotency_key", "supersedes_id", "superseded", "scheme_version", "model_a", "model_b", "checkpoint_a", "checkpoint_b",
+  "response_a_sha256", "response_b_sha256", "created_at", "gold", "round_id",
+] as const;
 
 export type VoteRow = {
   id: number;
@@ -90,16 +108,26 @@ export function sqliteExportSource(sqlite: SQLite.Database) {
   const votes = sqlite.prepare(
     `SELECT j.id, j.pair_id, j.assignment_id, j.annotator_id, j.source, j.choice, j.choice_shown, j.left_is_a, j.strength,
             j.criteria, j.rationale, j.flags, j.time_on_task_ms, j.idempotency_key, j.supersedes_id,
-            EXISTS (SELECT 1 FROM judgments s WHERE s.supersedes_id = j.id) AS superseded,
+            0 AS superseded,
             j.scheme_version, j.model_a, j.model_b, j.checkpoint_a, j.checkpoint_b, j.response_a_sha256, j.response_b_sha256,
             j.created_at, p.gold, p.round_id
      FROM judgments j JOIN pairs p ON p.id = j.pair_id
-     WHERE j.project_id = ? AND j.id > ? ORDER BY j.id LIMIT ?`,
+     WHERE +j.project_id = ? AND j.id > ? ORDER BY j.id LIMIT ?`,
   );
   const pairStmts = new Map<number, SQLite.Statement>();
+  const votesRaw = sqlite.prepare(votes.source).raw(true);
+  const supersededIds = sqlite.prepare("SELECT supersedes_id FROM judgments WHERE +project_id = ? AND supersedes_id IS NOT NULL").pluck(true);
   return {
+    /** Ids of judgments that a correction replaced (few: one per correction). */
+    superseded(projectId: number): Set<number> {
+      return new Set(supersededIds.all(projectId) as number[]);
+    },
     votes(projectId: number, afterId: number, limit: number): VoteRow[] {
       return votes.all(projectId, afterId, limit) as VoteRow[];
+    },
+    /** The same rows as arrays in VOTE_ROW_COLUMNS order (no per-row objects). */
+    votesRaw(projectId: number, afterId: number, limit: number): Iterable<unknown[]> {
+      return votesRaw.iterate(projectId, afterId, limit) as Iterable<unknown[]>;
     },
     pairs(projectId: number, ids: number[]): PairContentRow[] {
       if (!ids.length) return [];

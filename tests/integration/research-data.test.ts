@@ -110,8 +110,10 @@ describe("exports", () => {
 
   it("votes carry provenance with pseudonymous annotators; csv and parquet hold the same rows", async () => {
     const { res, anns, id } = await world();
-    const v = lines((await exportText(id, res.token, "format=votes")).text);
+    const raw = (await exportText(id, res.token, "format=votes")).text;
+    const v = lines(raw);
     expect(v).toHaveLength(12);
+    for (const line of raw.trim().split("\n")) expect(JSON.stringify(JSON.parse(line)), "hand-built JSONL is canonical JSON").toBe(line);
     expect(v[0]).toMatchObject({ pair_id: expect.any(Number), source: "human", choice_shown: "left", left: "a", model_a: "big", model_b: "small", superseded: false, gold: false });
     expect(v[0].annotator).toMatch(/^annotator-[0-9a-f]{12}$/);
     expect(JSON.stringify(v)).not.toContain("@example.com\"");

@@ -286,69 +286,90 @@ export class ExportService {
     const annotators = f.annotators ? new Set(f.annotators) : null;
     const rounds = f.rounds ? new Set(f.rounds) : null;
     const counts: Record<string, number> = { rows: 0, human: 0, ai: 0, superseded: 0 };
-    const out = new HashedFile(file);
-    let parquet: ParquetSink | null = null;
-    if (f.file === "csv") await out.write(`${VOTE_COLUMNS.join(",")}\n`);
-    if (f.file === "parquet") parquet = await ParquetSink.open(file);
+    // Parquet writes its own file; the hashed text sink must not open (and truncate) the same path.
+    const parquet = f.file === "parquet" ? await ParquetSink.open(file) : null;
+    const out = parquet ? null : new HashedFile(file);
+    if (f.file === "csv") await out!.write(`${VOTE_COLUMNS.join(",")}\n`);
+    const q = (v: unknown) => (v === null ? "null" : JSON.stringify(v));
+    const supersededIds = this.source.superseded(projectId);
     let after = 0;
     for (;;) {
-      const rows = this.source.votes(projectId, after, VOTE_CHUNK);
-      if (!rows.length) break;
-      after = rows[rows.length - 1]!.id;
+      // Raw rows and hand-built lines: at a million votes, per-row objects cost more than SQLite.
+      let read = 0;
+      let text = "";
       const records: Record<(typeof VOTE_COLUMNS)[number], unknown>[] = [];
-      for (const v of rows) {
-        if (v.superseded && !f.include_superseded) continue;
-        if (f.source === "human" && v.source !== "human") continue;
-        if (f.source === "ai" && v.source !== "ai") continue;
-        if (f.from !== undefined && v.created_at < f.from) continue;
-        if (f.to !== undefined && v.created_at > f.to) continue;
-        if (annotators && !annotators.has(v.annotator_id)) continue;
-        if (rounds && (v.round_id === null || !rounds.has(v.round_id))) continue;
-        if (f.gold === "exclude" && v.gold) continue;
-        if (f.gold === "only" && !v.gold) continue;
+      for (const r of this.source.votesRaw(projectId, after, VOTE_CHUNK)) {
+        read++;
+        const [id, pairId, assignmentId, annotatorId, source, choice, choiceShown, leftIsA, strength, criteria, rationale, flags, timeMs, key, supersedesId, , schemeVersion, modelA, modelB, ckA, ckB, shaA, shaB, createdAt, gold, roundId] = r as [
+          number, number, number, number, string, string, string, number, number | null, string | null, string | null, string | null, number | null, string, number | null, number, number, string | null, string | null, number | null, number | null, string, string, number, number, number | null,
+        ];
+        after = id;
+        const superseded = supersededIds.has(id) ? 1 : 0;
+        if (superseded && !f.include_superseded) continue;
+        if (f.source === "human" && source !== "human") continue;
+        if (f.source === "ai" && source !== "ai") continue;
+        if (f.from !== undefined && createdAt < f.from) continue;
+        if (f.to !== undefined && createdAt > f.to) continue;
+        if (annotators && !annotators.has(annotatorId)) continue;
+        if (rounds && (roundId === null || !rounds.has(roundId))) continue;
+        if (f.gold === "exclude" && gold) continue;
+        if (f.gold === "only" && !gold) continue;
         counts.rows!++;
-        counts[v.source === "ai" ? "ai" : "human"]!++;
-        if (v.superseded) counts.superseded!++;
-        records.push({
-          judgment_id: v.id,
-          pair_id: v.pair_id,
-          assignment_id: v.assignment_id,
-          annotator: who(v.annotator_id),
-          source: v.source,
-          choice: v.choice,
-          choice_shown: v.choice_shown,
-          left: v.left_is_a ? "a" : "b",
-          strength: v.strength,
-          criteria: v.criteria ? JSON.parse(v.criteria) : null,
-          rationale: v.rationale === null ? null : scrub.text(v.rationale),
-          flags: v.flags ? JSON.parse(v.flags) : [],
-          time_on_task_ms: v.time_on_task_ms,
-          idempotency_key: v.idempotency_key,
-          supersedes_id: v.supersedes_id,
-          superseded: v.superseded === 1,
-          scheme_version: v.scheme_version,
-          model_a: v.model_a,
-          model_b: v.model_b,
-          checkpoint_a: v.checkpoint_a,
-          checkpoint_b: v.checkpoint_b,
-          response_a_sha256: v.response_a_sha256,
-          response_b_sha256: v.response_b_sha256,
-          gold: v.gold === 1,
-          round_id: v.round_id,
-          created_at: new Date(v.created_at).toISOString(),
-        });
+        counts[source === "ai" ? "ai" : "human"]!++;
+        if (superseded) counts.superseded!++;
+        const annotator = who(annotatorId);
+        const scrubbedRationale = rationale === null ? null : scrub.text(rationale);
+        const createdIso = new Date(createdAt).toISOString();
+        if (f.file === "jsonl") {
+          // criteria and flags are stored as JSON written by JSON.stringify, so they embed as is.
+          text += `{"judgment_id":${id},"pair_id":${pairId},"assignment_id":${assignmentId},"annotator":${q(annotator)},"source":${q(source)},"choice":${q(choice)},"choice_shown":${q(choiceShown)},"left":"${leftIsA ? "a" : "b"}","strength":${strength ?? "null"},"criteria":${criteria ?? "null"},"rationale":${q(scrubbedRationale)},"flags":${flags ?? "[]"},"time_on_task_ms":${timeMs ?? "null"},"idempotency_key":${q(key)},"supersedes_id":${supersedesId ?? "null"},"superseded":${superseded === 1},"scheme_version":${schemeVersion},"model_a":${q(modelA)},"model_b":${q(modelB)},"checkpoint_a":${ckA ?? "null"},"checkpoint_b":${ckB ?? "null"},"response_a_sha256":${q(shaA)},"response_b_sha256":${q(shaB)},"gold":${gold === 1},"round_id":${roundId ?? "null"},"created_at":"${createdIso}"}\n`;
+          if (text.length > 1 << 20) {
+            await out!.write(text);
+            text = "";
+          }
+          continue;
+        }
+        const rec = {
+          judgment_id: id,
+          pair_id: pairId,
+          assignment_id: assignmentId,
+          annotator,
+          source,
+          choice,
+          choice_shown: choiceShown,
+          left: leftIsA ? "a" : "b",
+          strength,
+          criteria,
+          rationale: scrubbedRationale,
+          flags,
+          time_on_task_ms: timeMs,
+          idempotency_key: key,
+          supersedes_id: supersedesId,
+          superseded: superseded === 1,
+          scheme_version: schemeVersion,
+          model_a: modelA,
+          model_b: modelB,
+          checkpoint_a: ckA,
+          checkpoint_b: ckB,
+          response_a_sha256: shaA,
+          response_b_sha256: shaB,
+          gold: gold === 1,
+          round_id: roundId,
+          created_at: createdIso,
+        };
+        if (f.file === "csv") {
+          text += `${VOTE_COLUMNS.map((c) => csvField(c === "flags" ? (flags ?? "[]") : rec[c])).join(",")}\n`;
+        } else {
+          records.push({ ...rec, criteria: criteria ? JSON.parse(criteria) : null, flags: flags ? JSON.parse(flags) : [] });
+        }
+        if (text.length > 1 << 20) {
+          await out!.write(text);
+          text = "";
+        }
       }
-      if (f.file === "jsonl") {
-        let text = "";
-        for (const r of records) text += `${JSON.stringify(r)}\n`;
-        await out.write(text);
-      } else if (f.file === "csv") {
-        let text = "";
-        for (const r of records) text += `${VOTE_COLUMNS.map((c) => csvField(r[c])).join(",")}\n`;
-        await out.write(text);
-      } else {
-        await parquet!.write(records);
-      }
+      if (text) await out!.write(text);
+      if (records.length) await parquet!.write(records);
+      if (read < VOTE_CHUNK) break;
       await tick();
     }
     if (parquet) {
@@ -356,8 +377,8 @@ export class ExportService {
       const sha = await hashFile(file);
       return { counts, sha, bytes: fs.statSync(file).size };
     }
-    const sha = await out.close();
-    return { counts, sha, bytes: out.bytes };
+    const sha = await out!.close();
+    return { counts, sha, bytes: out!.bytes };
   }
 
   async history(user: SessionUser, projectId: number) {

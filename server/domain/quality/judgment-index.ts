@@ -222,8 +222,15 @@ export class JudgmentIndexRegistry {
     const missing = new Set<number>();
     for (const r of rows) if (!index.pairDense.has(r.pairId)) missing.add(r.pairId);
     if (missing.size) {
-      const ids = [...missing];
-      for (let i = 0; i < ids.length; i += 5000) for (const p of this.source.pairs(index.projectId, ids.slice(i, i + 5000))) index.setPair(p);
+      const ids = [...missing].sort((a, b) => a - b);
+      // Ranged reads in slices of nearby ids (pair ids of one batch are mostly contiguous).
+      let start = 0;
+      for (let i = 1; i <= ids.length; i++) {
+        if (i === ids.length || ids[i]! - ids[start]! > 20_000) {
+          for (const p of this.source.pairs(index.projectId, ids.slice(start, i))) index.setPair(p);
+          start = i;
+        }
+      }
     }
     index.append(rows);
     return rows.length;
