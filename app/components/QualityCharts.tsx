@@ -7,7 +7,9 @@ export function DailyBarChart({ data, maxDays = 30 }: { data: { day: string; cou
   const w = 22;
   const gap = 6;
   const h = 120;
-  const width = Math.max(days.length * (w + gap), 240);
+  const pad = 12;
+  // At least two weeks of slots, so a young project's single bar is not stretched across the card.
+  const width = pad * 2 + Math.max(days.length, 14) * (w + gap);
   const total = days.reduce((s, d) => s + d.count, 0);
   const labelEvery = Math.max(1, Math.ceil(days.length / 8));
   return (
@@ -21,7 +23,7 @@ export function DailyBarChart({ data, maxDays = 30 }: { data: { day: string; cou
         ) : null}
         {days.map((d, i) => {
           const bh = Math.round((d.count / max) * (h - 14));
-          const x = i * (w + gap);
+          const x = pad + i * (w + gap);
           return (
             <g key={d.day}>
               <title>{`${d.day}: ${d.count}`}</title>
@@ -68,7 +70,7 @@ export function WinRateMatrix({ models, winRate }: { models: string[]; winRate: 
           <tr>
             <th className="px-2 py-1 text-left text-xs font-medium text-muted">vs →</th>
             {models.map((m) => (
-              <th key={m} scope="col" className="max-w-32 truncate px-2 py-1 text-xs font-medium text-muted" title={m}>
+              <th key={m} scope="col" className="max-w-48 truncate px-2 py-1 text-xs font-medium text-muted" title={m}>
                 {m}
               </th>
             ))}
@@ -77,7 +79,7 @@ export function WinRateMatrix({ models, winRate }: { models: string[]; winRate: 
         <tbody>
           {models.map((row, i) => (
             <tr key={row}>
-              <th scope="row" className="max-w-40 truncate px-2 py-1 text-left text-xs font-medium" title={row}>
+              <th scope="row" className="max-w-48 truncate px-2 py-1 text-left text-xs font-medium" title={row}>
                 {row}
               </th>
               {models.map((col, j) => {

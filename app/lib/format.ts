@@ -48,7 +48,9 @@ export function formatShare(x: number | null | undefined, digits = 0): string {
 /** A statistic such as α or κ with two decimals; null → "—". */
 export function formatStat(x: number | null | undefined, digits = 2): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return "—";
-  return x.toFixed(digits);
+  const out = x.toFixed(digits);
+  // -0.001 would print as "-0.00".
+  return /^-0\.?0*$/.test(out) ? out.slice(1) : out;
 }
 
 /** p-values: "p < 0.001", "p = 0.034"; null → "". */

@@ -102,8 +102,14 @@ function exportQuery(f: FormState): { query: string; problems: string[] } {
 function filtersSummary(filters: Record<string, unknown>): string {
   const parts: string[] = [];
   const skip = new Set(["format", "file"]);
+  // Defaults say nothing; pseudonymize is the exception worth seeing either way.
+  const defaults: Record<string, unknown> = { source: "human", gold: "include", label: "majority" };
   for (const [k, v] of Object.entries(filters)) {
-    if (skip.has(k) || v === undefined || v === null || v === false) continue;
+    if (k === "pseudonymize" && v === false) {
+      parts.push("real annotator ids");
+      continue;
+    }
+    if (skip.has(k) || v === undefined || v === null || v === false || defaults[k] === v) continue;
     if (k === "from" || k === "to") parts.push(`${k} ${typeof v === "number" ? new Date(v).toISOString().slice(0, 10) : String(v).slice(0, 10)}`);
     else if (Array.isArray(v)) parts.push(`${k} ${v.join(",")}`);
     else if (v === true) parts.push(k);
@@ -256,7 +262,7 @@ export default function ExportsPage() {
                         {file}
                       </td>
                       <td className="py-2 pr-3 text-right tabular-nums">{formatCount(h.rows)}</td>
-                      <td className="py-2 pr-3 text-right tabular-nums">{formatBytes(h.bytes)}</td>
+                      <td className="whitespace-nowrap py-2 pr-3 text-right tabular-nums">{formatBytes(h.bytes)}</td>
                       <td className="py-2 pr-3 font-mono text-xs" title={h.sha256}>
                         {h.sha256.slice(0, 12)}
                       </td>

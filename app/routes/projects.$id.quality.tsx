@@ -58,7 +58,7 @@ function Badge({ children, tone = "bad", title }: { children: ReactNode; tone?: 
   );
 }
 
-function StatFigure({ label, value, sub, help, testId, flag }: { label: string; value: string; sub?: ReactNode; help: string; testId: string; flag?: ReactNode }) {
+function StatFigure({ label, value, sub, help, testId, flag }: { label: ReactNode; value: string; sub?: ReactNode; help: string; testId: string; flag?: ReactNode }) {
   return (
     <div className="rounded-lg border border-line bg-surface px-4 py-3" title={help}>
       <div className="flex items-center justify-between gap-2 text-xs font-medium uppercase tracking-wide text-muted">
@@ -270,7 +270,7 @@ function KappaTable({ kappa, names }: { kappa: Report["kappa"]; names: Map<numbe
             <th className="py-2 pr-3 font-medium">Annotator</th>
             <th className="py-2 pr-3 font-medium">Annotator</th>
             <th className="py-2 pr-3 text-right font-medium">Shared pairs</th>
-            <th className="py-2 text-right font-medium">κ</th>
+            <th className="py-2 text-right font-medium normal-case">κ</th>
           </tr>
         </thead>
         <tbody>
@@ -333,7 +333,7 @@ export default function QualityPage() {
       <ProjectNav projectId={project.id} />
       <div className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-6">
         <StatFigure
-          label="Agreement α"
+          label={<>Agreement <span className="normal-case">α</span></>}
           value={formatStat(report.alphaNominal)}
           testId="fig-alpha"
           sub={<>ordinal α {formatStat(report.alphaOrdinal)} · {formatCount(report.pairsWithOverlap)} pairs with 2+ votes</>}
