@@ -254,6 +254,7 @@ class PolicyWithValue(nn.Module):
             attention_mask=attention_mask,
             position_ids=position_ids_from_mask(attention_mask),
             output_hidden_states=True,
+            use_cache=False,
         )
         logits = out.logits.float() / temperature
         values = self.v_head(out.hidden_states[-1].float())
@@ -264,7 +265,12 @@ def response_logprobs(lm, query, q_mask, response, r_mask, temperature: float):
     """Log-probs (and logits) of ``response`` tokens under ``lm`` with temperature-scaled logits."""
     ids = torch.cat([query, response], 1)
     mask = torch.cat([q_mask, r_mask], 1)
-    out = lm(input_ids=ids, attention_mask=mask, position_ids=position_ids_from_mask(mask))
+    out = lm(
+        input_ids=ids,
+        attention_mask=mask,
+        position_ids=position_ids_from_mask(mask),
+        use_cache=False,
+    )
     Lq = query.shape[1]
     # Logits at position i predict token i+1: the response is predicted by positions Lq-1 .. end-1.
     logits = out.logits[:, Lq - 1 : -1].float() / temperature

@@ -101,6 +101,7 @@ def sft_loss(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
             input_ids=batch["input_ids"],
             attention_mask=batch["attention_mask"],
             position_ids=position_ids_from_mask(batch["attention_mask"]),
+            use_cache=False,
         )
         .logits[:, :-1]
         .float()
