@@ -68,6 +68,8 @@ export default function Annotate() {
 
   const [cur, setCur] = useState<View | null>(data.assignment);
   const [phase, setPhase] = useState<"ready" | "loading" | "done">(data.assignment ? "ready" : "done");
+  // Keys typed before hydration are lost (the listener is attached in an effect); tests wait for this.
+  const [keysReady, setKeysReady] = useState(false);
   const [sel, setSel] = useState<Selection>(emptySelection);
   const [stats, setStats] = useState(data.stats);
   const [now, setNow] = useState(() => Date.now());
@@ -439,6 +441,7 @@ export default function Annotate() {
       }
     }
     window.addEventListener("keydown", onKey);
+    setKeysReady(true);
     return () => window.removeEventListener("keydown", onKey);
   }, [overlay, phase, scheme, activeCriterion, newPairs, choose, setStrength, toggleFlag, setCriterion, submit, doUndo, loadNewPairs]);
 
@@ -567,6 +570,7 @@ export default function Annotate() {
               className={`grid grid-cols-1 gap-3 wide:min-h-0 wide:flex-1 wide:grid-cols-2 ${phase === "loading" ? "opacity-50" : ""}`}
               data-testid="panels"
               data-assignment={cur.assignment_id}
+              data-keys={keysReady ? "ready" : undefined}
               aria-busy={phase === "loading"}
             >
               <ResponsePanel key={`l-${cur.assignment_id}`} side="left" content={cur.left} mark={markFor("left")} lengthHint={lengthHints.left} />

@@ -37,7 +37,7 @@ describe("annotator screen", () => {
     // Annotators land on the annotator screen from the project list (and /projects/:id redirects there).
     await page.goto(`${app.url}/projects/${projectId}`);
     await page.waitForURL(`**/projects/${projectId}/annotate`);
-    await page.getByTestId("panels").waitFor();
+    await page.locator('[data-testid="panels"][data-keys="ready"]').waitFor();
 
     const body = await page.locator("body").textContent();
     expect(body, "model names must never be shown to annotators").not.toContain("secret-model");
@@ -107,7 +107,7 @@ describe("annotator screen", () => {
       if (r.url().includes("evil.example")) evil.push(r.url());
     });
     await page.goto(`${app.url}/projects/${projectId}/annotate`);
-    await page.getByTestId("panels").waitFor();
+    await page.locator('[data-testid="panels"][data-keys="ready"]').waitFor();
     await expect.poll(() => page.getByTestId("response-left").textContent()).toContain("fine link");
 
     for (const scope of ["response-left", "response-right", "prompt"]) {
@@ -148,7 +148,7 @@ describe("annotator screen", () => {
     const page = await ctx.newPage();
     await page.goto(`${app.url}/projects/${projectId}/annotate`);
     const panels = page.getByTestId("panels");
-    await panels.waitFor();
+    await page.locator('[data-testid="panels"][data-keys="ready"]').waitFor();
     const first = await panels.getAttribute("data-assignment");
 
     // Submitting without the criteria says what is missing instead of sending.
@@ -195,7 +195,7 @@ describe("annotator screen", () => {
     const ctx = await signedInContext(browser, app, annotator, { width: 800, height: 700 });
     const page = await ctx.newPage();
     await page.goto(`${app.url}/projects/${projectId}/annotate`);
-    await page.getByTestId("panels").waitFor();
+    await page.locator('[data-testid="panels"][data-keys="ready"]').waitFor();
     const a = (await page.getByTestId("panel-left").boundingBox())!;
     const b = (await page.getByTestId("panel-right").boundingBox())!;
     expect(b.y, "B sits below A").toBeGreaterThanOrEqual(a.y + a.height - 1);
@@ -212,7 +212,7 @@ describe("annotator screen", () => {
     await app.pw.services.imports.importPairs(researcher, projectId, Readable.from([`${JSON.stringify(simplePairs(1, "late")[0])}\n`]), { format: "jsonl" });
     await page.getByTestId("new-pairs").waitFor({ timeout: 10_000 });
     await page.keyboard.press("Enter");
-    await page.getByTestId("panels").waitFor();
+    await page.locator('[data-testid="panels"][data-keys="ready"]').waitFor();
     expect(await page.getByTestId("prompt").textContent()).toContain("late 1");
     await ctx.close();
   });

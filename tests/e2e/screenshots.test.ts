@@ -25,7 +25,7 @@ describe.skipIf(!dir)("screenshots", () => {
         const page = await ctx.newPage();
         await page.emulateMedia({ colorScheme: scheme });
         await page.goto(`${app.url}/projects/${projectId}/annotate`);
-        await page.getByTestId("panels").waitFor();
+        await page.locator('[data-testid="panels"][data-keys="ready"]').waitFor();
         await page.keyboard.press("2");
         await page.keyboard.press("r");
         await page.keyboard.press("z");
