@@ -306,6 +306,7 @@ def train_reward(
     if progress is not None:
         progress.start(total_steps)
     step, history, t0, n_pairs = 0, [], time.time(), 0
+    c0 = time.process_time()  # CPU seconds: a throughput measure that survives a shared machine
     model.train()
     done = False
     while not done:
@@ -342,10 +343,13 @@ def train_reward(
                     done = True
                     break
     elapsed = time.time() - t0
+    cpu_s = time.process_time() - c0
     accelerator.wait_for_everyone()
     model = accelerator.unwrap_model(model)
     model.eval()
     metrics: dict = {
+        "train_cpu_s": cpu_s,
+        "pairs_per_cpu_s": n_pairs / max(cpu_s, 1e-9),
         "train_loss_first": history[0] if history else float("nan"),
         "train_loss_last": sum(history[-5:]) / max(1, len(history[-5:])),
         "train_loss_history": history,
