@@ -7,6 +7,7 @@ import { type Config } from "./config.ts";
 import { type Db, migrateToLatest, openDb } from "./db/database.ts";
 import { type Clock, systemClock } from "./domain/shared/clock.ts";
 import { apiErrorHandler, createApiRouter } from "./api/router.ts";
+import { createWorkerRouter } from "./api/worker-router.ts";
 import { clearSessionCookie, sessionCookie, userFromRequest } from "./api/http-auth.ts";
 import { registerRealtime } from "./realtime/register.ts";
 import { createServices, EventHub, type Services } from "./services.ts";
@@ -39,7 +40,7 @@ export async function createApp(deps: AppDeps): Promise<PairwiseApp> {
   await migrateToLatest(db);
 
   const hub = new EventHub();
-  const services = createServices({ db, sqlite, dataDir: config.dataDir, clock: deps.clock ?? systemClock, events: hub, sessionDays: config.sessionDays, random: deps.random, goldDraw: deps.goldDraw });
+  const services = createServices({ db, sqlite, dataDir: config.dataDir, clock: deps.clock ?? systemClock, events: hub.events, sessionDays: config.sessionDays, random: deps.random, goldDraw: deps.goldDraw });
 
   const app = express();
   app.disable("x-powered-by");
@@ -61,6 +62,8 @@ export async function createApp(deps: AppDeps): Promise<PairwiseApp> {
       next();
     });
   }
+  // Mounted first: worker tokens work here and nowhere else.
+  app.use("/api/v1/worker", createWorkerRouter(services, { maxJsonBytes: config.maxJsonBytes }));
   app.use("/api/v1", createApiRouter(services, { maxJsonBytes: config.maxJsonBytes, maxImportBytes: config.maxImportBytes, isReady: () => ready }));
 
   let viteClose: (() => Promise<void>) | null = null;
@@ -97,6 +100,11 @@ export async function createApp(deps: AppDeps): Promise<PairwiseApp> {
   }
   app.use(apiErrorHandler);
   ready = true;
+  // Dead workers' jobs go back to the queue even when no other worker is asking for work.
+  const reclaimTimer = setInterval(() => {
+    services.jobs.reclaimExpired().catch((e) => console.error("job lease reclaim failed:", e));
+  }, 5000);
+  reclaimTimer.unref();
 
   return {
     app,
@@ -104,6 +112,7 @@ export async function createApp(deps: AppDeps): Promise<PairwiseApp> {
     services,
     db,
     async close() {
+      clearInterval(reclaimTimer);
       await realtime.close();
       if (viteClose) await viteClose();
       await new Promise<void>((r) => (httpServer.listening ? httpServer.close(() => r()) : r()));

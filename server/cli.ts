@@ -12,6 +12,7 @@ const USAGE = `pairwise: the Pairwise command line (uses DATABASE_URL, default s
   pairwise user create --email E --password P --role admin|researcher|annotator [--name N]
   pairwise user list
   pairwise token create --email E [--name N]      prints the new API token alone on its last line
+  pairwise worker create --name N [--as EMAIL]     prints a new worker token alone on its last line
   pairwise demo seed                              creates the demo project and accounts (idempotent)
   pairwise export --project ID --format trl|trl-chat|openai|hh|sft|votes [--out FILE] [--as EMAIL]
                   [--file jsonl|csv|parquet] [--from ISO] [--to ISO] [--annotators 1,2] [--rounds 1,2]
@@ -91,6 +92,14 @@ async function run(argv: string[]): Promise<number> {
         const t = await services.auth.createTokenForEmail(need(values, "email"), values.name ?? "cli");
         console.log(`API token for ${values.email} (shown once; store it now):`);
         console.log(t.token);
+        return 0;
+      }
+      case "worker create": {
+        const actor = values.as ? await services.auth.findUserByEmail(values.as) : (await services.auth.listUsers()).find((u) => u.role === "admin");
+        if (!actor) throw new UsageError(values.as ? `no user ${values.as}` : "no admin account exists; pass --as EMAIL");
+        const w = await services.jobs.createWorkerToken(actor, need(values, "name"));
+        console.log(`worker ${w.worker_id} (shown once; store it now):`);
+        console.log(w.token);
         return 0;
       }
       case "demo seed": {

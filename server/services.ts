@@ -2,6 +2,10 @@ import type SQLite from "better-sqlite3";
 import { type Db } from "./db/database.ts";
 import { sqliteExportSource, sqliteJudgmentSource } from "./db/judgment-source.ts";
 import { ExportService } from "./domain/exports/export-service.ts";
+import { CheckpointService } from "./domain/checkpoints/checkpoint-service.ts";
+import { ArtifactService, LocalBlobStorage } from "./domain/jobs/artifact-store.ts";
+import { JobService } from "./domain/jobs/job-service.ts";
+import path from "node:path";
 import { JudgmentIndexRegistry } from "./domain/quality/judgment-index.ts";
 import { QualityService } from "./domain/quality/quality-service.ts";
 import { AnnotationService } from "./domain/annotation/annotation-service.ts";
@@ -9,7 +13,7 @@ import { AuthService } from "./domain/auth/auth-service.ts";
 import { ImportService } from "./domain/imports/import-service.ts";
 import { ProjectService } from "./domain/projects/project-service.ts";
 import { type Clock, systemClock } from "./domain/shared/clock.ts";
-import { type DomainEvents } from "./domain/shared/events.ts";
+import { type DomainEvents, noEvents } from "./domain/shared/events.ts";
 
 export type Services = {
   auth: AuthService;
@@ -18,32 +22,32 @@ export type Services = {
   annotation: AnnotationService;
   quality: QualityService;
   exports: ExportService;
+  jobs: JobService;
+  artifacts: ArtifactService;
+  checkpoints: CheckpointService;
 };
 
 /**
  * Events are delivered through a hub whose listeners are attached later (the realtime layer
  * needs the services to exist before it can listen).
  */
-export class EventHub implements DomainEvents {
-  private listeners: DomainEvents[] = [];
-  attach(l: DomainEvents): void {
+export class EventHub {
+  private listeners: Partial<DomainEvents>[] = [];
+  readonly events: DomainEvents;
+  constructor() {
+    const fanOut =
+      <K extends keyof DomainEvents>(k: K) =>
+      (...args: Parameters<DomainEvents[K]>) => {
+        for (const l of this.listeners) (l[k] as ((...a: Parameters<DomainEvents[K]>) => void) | undefined)?.(...args);
+      };
+    this.events = Object.fromEntries((Object.keys(noEvents) as (keyof DomainEvents)[]).map((k) => [k, fanOut(k)])) as unknown as DomainEvents;
+  }
+  attach(l: Partial<DomainEvents>): void {
     this.listeners.push(l);
-  }
-  judgmentCreated(e: Parameters<DomainEvents["judgmentCreated"]>[0]): void {
-    for (const l of this.listeners) l.judgmentCreated(e);
-  }
-  pairsImported(e: Parameters<DomainEvents["pairsImported"]>[0]): void {
-    for (const l of this.listeners) l.pairsImported(e);
-  }
-  progressChanged(projectId: number): void {
-    for (const l of this.listeners) l.progressChanged(projectId);
-  }
-  membersChanged(projectId: number): void {
-    for (const l of this.listeners) l.membersChanged(projectId);
   }
 }
 
-export function createServices(opts: { db: Db; sqlite: SQLite.Database; dataDir: string; clock?: Clock; events: DomainEvents; sessionDays?: number; random?: () => number; goldDraw?: () => number }): Services {
+export function createServices(opts: { db: Db; sqlite: SQLite.Database; dataDir: string; clock?: Clock; events: DomainEvents; sessionDays?: number; random?: () => number; goldDraw?: () => number; jobLeaseSeconds?: number; heartbeatSeconds?: number; maxArtifactBytes?: number }): Services {
   const clock = opts.clock ?? systemClock;
   const auth = new AuthService(opts.db, clock, opts.sessionDays ?? 14);
   const projects = new ProjectService(opts.db, clock, opts.events);
@@ -51,5 +55,9 @@ export function createServices(opts: { db: Db; sqlite: SQLite.Database; dataDir:
   const annotation = new AnnotationService(opts.db, clock, projects, opts.events, opts.random, opts.goldDraw);
   const quality = new QualityService(opts.db, projects, new JudgmentIndexRegistry(sqliteJudgmentSource(opts.sqlite)), opts.events);
   const exports = new ExportService(opts.db, clock, projects, quality, sqliteExportSource(opts.sqlite), opts.dataDir);
-  return { auth, projects, imports, annotation, quality, exports };
+  const jobs = new JobService(opts.db, clock, projects, opts.events, opts.jobLeaseSeconds ?? 30, opts.heartbeatSeconds ?? 5);
+  const artifacts = new ArtifactService(opts.db, clock, new LocalBlobStorage(path.join(opts.dataDir, "artifacts")), opts.maxArtifactBytes ?? 50 * 1024 ** 3);
+  const checkpoints = new CheckpointService(opts.db, clock, projects);
+  for (const kind of ["train_reward", "sft", "ppo"] as const) jobs.onComplete(kind, async (trx, job, outputs, result) => void (await checkpoints.registerFromJob(trx, job, outputs, result)));
+  return { auth, projects, imports, annotation, quality, exports, jobs, artifacts, checkpoints };
 }

@@ -317,6 +317,74 @@ export function createApiRouter(services: Services, opts: ApiOptions): express.R
     }),
   );
 
+  // ---- workers, jobs, checkpoints (researchers) ----
+  router.post(
+    "/workers",
+    jsonBody,
+    authed(async (req, res) => {
+      const body = z.object({ name: z.string() }).strict().safeParse(req.body);
+      if (!body.success) throw validationError(body.error.issues);
+      res.status(201);
+      return services.jobs.createWorkerToken(req.user, body.data.name);
+    }),
+  );
+
+  router.get(
+    "/workers",
+    authed(async (req) => {
+      if (req.user.role === "annotator") throw new DomainError("forbidden", "Only researchers and admins can see workers");
+      return { workers: await services.jobs.listWorkers() };
+    }),
+  );
+
+  router.post(
+    "/projects/:id/jobs",
+    jsonBody,
+    authed(async (req, res) => {
+      res.status(201);
+      return { job: await services.jobs.createByUser(req.user, parseId(req.params.id, "Project"), req.body) };
+    }),
+  );
+
+  router.get(
+    "/projects/:id/jobs",
+    authed(async (req) => ({ jobs: await services.jobs.list(req.user, parseId(req.params.id, "Project")) })),
+  );
+
+  router.get(
+    "/jobs/:id",
+    authed(async (req) => services.jobs.detail(req.user, parseId(req.params.id, "Job"))),
+  );
+
+  router.post(
+    "/jobs/:id/cancel",
+    authed(async (req) => ({ job: await services.jobs.cancel(req.user, parseId(req.params.id, "Job")) })),
+  );
+
+  router.get(
+    "/projects/:id/checkpoints",
+    authed(async (req) => ({ checkpoints: await services.checkpoints.list(req.user, parseId(req.params.id, "Project")) })),
+  );
+
+  router.post(
+    "/projects/:id/checkpoints",
+    jsonBody,
+    authed(async (req, res) => {
+      res.status(201);
+      return { checkpoint: await services.checkpoints.register(req.user, parseId(req.params.id, "Project"), req.body) };
+    }),
+  );
+
+  router.post(
+    "/checkpoints/:id/promote",
+    authed(async (req) => ({ checkpoint: await services.checkpoints.promote(req.user, parseId(req.params.id, "Checkpoint")) })),
+  );
+
+  router.post(
+    "/checkpoints/:id/retire",
+    authed(async (req) => ({ checkpoint: await services.checkpoints.retire(req.user, parseId(req.params.id, "Checkpoint")) })),
+  );
+
   router.post(
     "/tokens",
     jsonBody,

@@ -4,6 +4,7 @@ import SQLite from "better-sqlite3";
 import { type Kysely as KyselyType, Kysely, type Migration, type MigrationProvider, Migrator, SqliteDialect, type Transaction } from "kysely";
 import * as init from "./migrations/2026-11-28T00-00_init.ts";
 import * as qualityExports from "./migrations/2026-11-28T01-00_quality_exports.ts";
+import * as jobsWorkers from "./migrations/2026-11-28T02-00_jobs_workers.ts";
 import { type Database } from "./schema.ts";
 
 export type Db = KyselyType<Database>;
@@ -13,6 +14,7 @@ export type Executor = Db | Transaction<Database>;
 const migrations: Record<string, Migration> = {
   "2026-11-28T00-00_init": init,
   "2026-11-28T01-00_quality_exports": qualityExports,
+  "2026-11-28T02-00_jobs_workers": jobsWorkers,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -157,7 +157,101 @@ export interface ExportsTable {
   created_at: number;
 }
 
+export interface WorkersTable {
+  id: Generated<number>;
+  name: string;
+  token_hash: string;
+  capabilities: Generated<string>;
+  created_by: number | null;
+  created_at: number;
+  last_seen_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface ArtifactsTable {
+  id: Generated<number>;
+  sha256: string;
+  size: number;
+  kind: string;
+  name: string;
+  storage_key: string;
+  created_at: number;
+}
+
+export type JobKind = "generate" | "train_reward" | "sft" | "ppo" | "evaluate" | "judge";
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+export interface JobsTable {
+  id: Generated<number>;
+  project_id: number;
+  round_id: number | null;
+  kind: JobKind;
+  params: string;
+  inputs: Generated<string>;
+  status: JobStatus;
+  progress_step: Generated<number>;
+  progress_total: Generated<number>;
+  attempts: Generated<number>;
+  max_attempts: Generated<number>;
+  worker_id: number | null;
+  lease_expires_at: number | null;
+  cancel_requested: Generated<number>;
+  resume_artifact_id: number | null;
+  resume_step: number | null;
+  outputs: string | null;
+  result: string | null;
+  error: string | null;
+  created_by: number | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number;
+}
+
+export interface JobMetricsTable {
+  job_id: number;
+  step: number;
+  name: string;
+  value: number;
+  attempt: number;
+  created_at: number;
+}
+
+export interface JobLogsTable {
+  id: Generated<number>;
+  job_id: number;
+  line: string;
+  created_at: number;
+}
+
+export type CheckpointKind = "base" | "sft" | "reward" | "policy";
+export type CheckpointState = "candidate" | "champion" | "retired";
+
+export interface CheckpointsTable {
+  id: Generated<number>;
+  project_id: number;
+  kind: CheckpointKind;
+  name: string;
+  state: CheckpointState;
+  parent_id: number | null;
+  job_id: number | null;
+  artifact_id: number | null;
+  model_ref: string | null;
+  dataset_artifact_id: number | null;
+  dataset_export_id: number | null;
+  hyperparams: Generated<string>;
+  metrics: Generated<string>;
+  created_at: number;
+  state_changed_at: number;
+}
+
 export interface Database {
+  workers: WorkersTable;
+  artifacts: ArtifactsTable;
+  jobs: JobsTable;
+  job_metrics: JobMetricsTable;
+  job_logs: JobLogsTable;
+  checkpoints: CheckpointsTable;
   exports: ExportsTable;
   users: UsersTable;
   sessions: SessionsTable;
@@ -177,3 +271,5 @@ export type Pair = Selectable<PairsTable>;
 export type Assignment = Selectable<AssignmentsTable>;
 export type Judgment = Selectable<JudgmentsTable>;
 export type NewPair = Insertable<PairsTable>;
+export type Job = Selectable<JobsTable>;
+export type Checkpoint = Selectable<CheckpointsTable>;

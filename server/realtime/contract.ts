@@ -35,7 +35,24 @@ export type AnnotatorRow = {
 
 export type PresenceEntry = { userId: number; name: string; mode: "annotate" | "watch"; since: number };
 
+export type JobPayload = {
+  id: number;
+  project_id: number;
+  round_id: number | null;
+  kind: string;
+  status: string;
+  progress: { step: number; total: number };
+  attempts: number;
+  worker_name: string | null;
+  error: string | null;
+  result: Record<string, unknown> | null;
+};
+
 export interface ServerToClientEvents {
+  "job:updated": (p: { projectId: number; job: JobPayload }) => void;
+  "job:progress": (p: { projectId: number; jobId: number; progress: { step: number; total: number } | null; metrics: { step: number; values: Record<string, number> }[] }) => void;
+  "workers:updated": (p: { at: number }) => void;
+  "round:updated": (p: { projectId: number; roundId: number }) => void;
   "progress:updated": (p: ProgressPayload) => void;
   "judgment:created": (p: { projectId: number; judgmentId: number; annotatorId: number; createdAt: number }) => void;
   "annotators:updated": (p: { projectId: number; annotators: AnnotatorRow[] }) => void;
@@ -49,6 +66,8 @@ export interface ClientToServerEvents {
 }
 
 export const rooms = {
+  /** Every researcher and admin connection (worker status is global). */
+  allStaff: "staff",
   everyone: (projectId: number) => `project:${projectId}`,
   staff: (projectId: number) => `project:${projectId}:staff`,
 };

@@ -63,6 +63,7 @@ export function registerRealtime(httpServer: HttpServer, services: Services) {
   };
 
   io.on("connection", (socket) => {
+    if (socket.data.user.role !== "annotator") void socket.join(rooms.allStaff);
     socket.on("project:join", async (payload, ack) => {
       const reply = typeof ack === "function" ? ack : () => {};
       const parsed = joinPayloadSchema.safeParse(payload);
@@ -141,6 +142,17 @@ export function registerRealtime(httpServer: HttpServer, services: Services) {
     },
     membersChanged(projectId) {
       schedule(annotatorTimers, ANNOTATORS_THROTTLE_MS, projectId, flushAnnotators);
+    },
+    jobUpdated(job) {
+      const { params: _p, inputs: _i, outputs: _o, ...rest } = job;
+      io.to(rooms.staff(job.project_id)).emit("job:updated", { projectId: job.project_id, job: rest });
+    },
+    jobProgress(e) {
+      io.to(rooms.staff(e.projectId)).emit("job:progress", e);
+    },
+    jobFinished() {},
+    workersChanged() {
+      io.to(rooms.allStaff).emit("workers:updated", { at: Date.now() });
     },
   };
 

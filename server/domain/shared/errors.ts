@@ -6,6 +6,7 @@ export type ErrorCode =
   | "not_found"
   | "lease_expired"
   | "lease_foreign"
+  | "lease_lost"
   | "conflict"
   | "payload_too_large"
   | "unsupported_media_type"
@@ -33,6 +34,7 @@ export const httpStatusFor: Record<ErrorCode, number> = {
   not_found: 404,
   lease_expired: 409,
   lease_foreign: 409,
+  lease_lost: 409,
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,

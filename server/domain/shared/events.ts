@@ -1,4 +1,5 @@
 import { type ProgressCounts } from "../annotation/progress.ts";
+import { type JobView } from "../jobs/job-service.ts";
 
 /**
  * What services announce after a write has committed. The realtime layer implements it with
@@ -9,6 +10,11 @@ export type DomainEvents = {
   pairsImported(e: { projectId: number; imported: number; duplicates: number; kind: "pairs" | "prompts" }): void;
   progressChanged(projectId: number, counts?: ProgressCounts): void;
   membersChanged(projectId: number): void;
+  jobUpdated(job: JobView): void;
+  jobProgress(e: { projectId: number; jobId: number; progress: { step: number; total: number } | null; metrics: { step: number; values: Record<string, number> }[] }): void;
+  /** A job reached a final state (or was re-queued); the round orchestrator listens. */
+  jobFinished(jobId: number): void;
+  workersChanged(): void;
 };
 
 export const noEvents: DomainEvents = {
@@ -16,4 +22,8 @@ export const noEvents: DomainEvents = {
   pairsImported: () => {},
   progressChanged: () => {},
   membersChanged: () => {},
+  jobUpdated: () => {},
+  jobProgress: () => {},
+  jobFinished: () => {},
+  workersChanged: () => {},
 };
