@@ -307,11 +307,18 @@ def train_ppo(
     progress=None,
     device: torch.device | None = None,
     raw_score_fn: RewardFn | None = None,
+    resume_state: dict | None = None,
+    on_update: Callable[[int, Callable[[], dict]], None] | None = None,
 ) -> dict:
     """Run PPO; returns ``{"history": [per-update metrics], ...}`` and saves the policy to ``out``.
 
     ``raw_score_fn`` (optional) is logged as ``objective/raw_score`` (e.g. task score while
     training against a reward model).
+
+    Resume (used by ``pairwise-worker``): ``on_update(n_done, get_state)`` is called after every
+    update; ``get_state()`` returns the state that ``resume_state`` accepts to continue from update
+    ``n_done`` (trainable weights incl. value head, optimizer, KL coefficient, RNG states). The
+    reference model is always rebuilt from ``model_path``.
     """
     from transformers import AutoModelForCausalLM
 
@@ -365,11 +372,18 @@ def train_ppo(
     order: list[int] = []
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     history: list[dict] = []
+    start_update = 0
+    if resume_state is not None:
+        start_update, order = _load_ppo_state(resume_state, policy, opt, kl_ctl, gen, rng)
+
+    def get_state(n_done: int) -> dict:
+        return _ppo_state(n_done, policy, opt, kl_ctl, gen, rng, order)
+
     if progress is not None:
         progress.start(cfg.num_updates)
     t_start = time.time()
 
-    for update in range(cfg.num_updates):
+    for update in range(start_update, cfg.num_updates):
         t0 = time.time()
         for g in opt.param_groups:
             g["lr"] = lr_at(update)
@@ -506,6 +520,8 @@ def train_ppo(
                 update + 1, cfg.num_updates, {"score": metrics["objective/score"], "kl": mean_kl}
             )
             progress.metrics(update + 1, metrics)
+        if on_update is not None:
+            on_update(update + 1, lambda n=update + 1: get_state(n))
 
     result = {
         "history": history,
@@ -521,6 +537,35 @@ def train_ppo(
         progress.done(history[-1] if history else {}, out)
     result["policy"] = policy
     return result
+
+
+def _ppo_state(n_done, policy, opt, kl_ctl, gen, rng, order) -> dict:
+    trainable = {n for n, p in policy.named_parameters() if p.requires_grad}
+    return {
+        "update": n_done,
+        # Only trainable tensors: with LoRA that is the adapters + value head, not the base.
+        "policy": {k: v.detach().cpu() for k, v in policy.state_dict().items() if k in trainable},
+        "optimizer": opt.state_dict(),
+        "kl_coef": float(kl_ctl.value),
+        "rng": list(rng.getstate()[1]),
+        "rng_version": rng.getstate()[0],
+        "order": list(order),
+        "generator": gen.get_state(),
+    }
+
+
+def _load_ppo_state(state: dict, policy, opt, kl_ctl, gen, rng) -> tuple[int, list[int]]:
+    missing = policy.load_state_dict(state["policy"], strict=False).unexpected_keys
+    if missing:
+        raise UserError(f"resume state does not match the policy (unexpected keys {missing[:3]})")
+    if state.get("optimizer") is not None:
+        opt.load_state_dict(state["optimizer"])
+    kl_ctl.value = float(state["kl_coef"])
+    rng.setstate((state["rng_version"], tuple(state["rng"]), None))
+    gen.set_state(
+        state["generator"].cpu() if hasattr(state["generator"], "cpu") else state["generator"]
+    )
+    return int(state["update"]), list(state["order"])
 
 
 def save_policy(policy: PolicyWithValue, tokenizer, out: str, cfg: PPOConfig) -> None:
