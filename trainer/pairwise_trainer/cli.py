@@ -363,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
 
     hf_logging.set_verbosity_error()  # keep stderr to our one-line errors and the progress bar
     hf_logging.disable_progress_bar()
+    import logging
+
+    # huggingface_hub logs every retry of an unreachable hub; the final error is enough.
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     prog = _progress(args, args.command)
     try:
         result = COMMANDS[args.command](args, prog)

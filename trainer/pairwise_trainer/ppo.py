@@ -20,6 +20,7 @@ The reward can come from a trained reward model or from any Python function
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import random
@@ -354,6 +355,14 @@ def train_ppo(
     # Dropout off everywhere (N+ details #9): otherwise old and new logprobs differ at ratio=1.
     policy.eval()
     opt = make_optimizer(policy, cfg.lr, cfg.weight_decay)
+    # bf16 autocast on capable GPUs (weights and optimizer state stay fp32; losses are computed
+    # from fp32-cast logits). CPU runs in fp32.
+    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+    def amp():
+        return (
+            torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
+        )
 
     def lr_at(update: int) -> float:
         if cfg.warmup_updates and update < cfg.warmup_updates:
@@ -397,7 +406,7 @@ def train_ppo(
         enc = tokenizer(batch_prompts, return_tensors="pt", padding=True)
         query = enc["input_ids"][:, -cfg.max_prompt_length :].to(device)
         q_mask = enc["attention_mask"][:, -cfg.max_prompt_length :].to(device)
-        with torch.no_grad():
+        with torch.no_grad(), amp():
             response = sample_tokens(
                 policy.lm, query, q_mask, cfg.max_new_tokens, eos, pad, cfg.temperature, 1.0, gen
             )
@@ -464,7 +473,8 @@ def train_ppo(
                 opt.zero_grad(set_to_none=True)
                 for ms in range(0, cfg.mini_batch_size, micro):
                     mi = mb[ms : ms + micro].to(device)
-                    logits_new, v_new = policy(ids[mi], mask[mi], cfg.temperature)
+                    with amp():
+                        logits_new, v_new = policy(ids[mi], mask[mi], cfg.temperature)
                     new_logprobs = logprobs_from_logits(logits_new[:, Lq - 1 : -1], response[mi])
                     vpred = v_new[:, Lq - 1 : -1]
                     pg_loss, vf_loss, st = ppo_losses(
