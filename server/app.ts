@@ -48,6 +48,21 @@ export async function createApp(deps: AppDeps): Promise<PairwiseApp> {
   const httpServer = createServer(app);
   const realtime = registerRealtime(httpServer, services);
   hub.attach(realtime.events);
+  // The round state machine advances when its jobs finish, and decides A/B tests as judgments land.
+  const autoDecide = new Map<number, NodeJS.Timeout>();
+  hub.attach({
+    jobFinished: (jobId) => void services.rounds.onJobFinished(jobId).catch((e) => console.error(`round advance after job ${jobId} failed:`, e)),
+    judgmentCreated: (e) => {
+      if (autoDecide.has(e.projectId)) return;
+      autoDecide.set(
+        e.projectId,
+        setTimeout(() => {
+          autoDecide.delete(e.projectId);
+          services.rounds.maybeAutoDecide(e.projectId).catch((err) => console.error("A/B auto-decision failed:", err));
+        }, 500),
+      );
+    },
+  });
 
   let ready = false;
   app.use((_req, res, next) => {
@@ -113,6 +128,7 @@ export async function createApp(deps: AppDeps): Promise<PairwiseApp> {
     db,
     async close() {
       clearInterval(reclaimTimer);
+      for (const t of autoDecide.values()) clearTimeout(t);
       await realtime.close();
       if (viteClose) await viteClose();
       await new Promise<void>((r) => (httpServer.listening ? httpServer.close(() => r()) : r()));

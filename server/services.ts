@@ -5,6 +5,8 @@ import { ExportService } from "./domain/exports/export-service.ts";
 import { CheckpointService } from "./domain/checkpoints/checkpoint-service.ts";
 import { ArtifactService, LocalBlobStorage } from "./domain/jobs/artifact-store.ts";
 import { JobService } from "./domain/jobs/job-service.ts";
+import { GenerationService } from "./domain/generation/generation-service.ts";
+import { RoundService } from "./domain/rounds/round-service.ts";
 import path from "node:path";
 import { JudgmentIndexRegistry } from "./domain/quality/judgment-index.ts";
 import { QualityService } from "./domain/quality/quality-service.ts";
@@ -25,6 +27,7 @@ export type Services = {
   jobs: JobService;
   artifacts: ArtifactService;
   checkpoints: CheckpointService;
+  rounds: RoundService;
 };
 
 /**
@@ -59,5 +62,8 @@ export function createServices(opts: { db: Db; sqlite: SQLite.Database; dataDir:
   const artifacts = new ArtifactService(opts.db, clock, new LocalBlobStorage(path.join(opts.dataDir, "artifacts")), opts.maxArtifactBytes ?? 50 * 1024 ** 3);
   const checkpoints = new CheckpointService(opts.db, clock, projects);
   for (const kind of ["train_reward", "sft", "ppo"] as const) jobs.onComplete(kind, async (trx, job, outputs, result) => void (await checkpoints.registerFromJob(trx, job, outputs, result)));
-  return { auth, projects, imports, annotation, quality, exports, jobs, artifacts, checkpoints };
+  const generation = new GenerationService(clock, artifacts, opts.events);
+  jobs.onComplete("generate", (trx, job, outputs) => generation.onGenerated(trx, job, outputs));
+  const rounds = new RoundService(opts.db, clock, projects, jobs, checkpoints, exports, artifacts, opts.events);
+  return { auth, projects, imports, annotation, quality, exports, jobs, artifacts, checkpoints, rounds };
 }

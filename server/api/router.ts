@@ -385,6 +385,40 @@ export function createApiRouter(services: Services, opts: ApiOptions): express.R
     authed(async (req) => ({ checkpoint: await services.checkpoints.retire(req.user, parseId(req.params.id, "Checkpoint")) })),
   );
 
+  router.get(
+    "/projects/:id/rounds",
+    authed(async (req) => ({ rounds: await services.rounds.list(req.user, parseId(req.params.id, "Project")) })),
+  );
+
+  router.post(
+    "/projects/:id/rounds",
+    jsonBody,
+    authed(async (req, res) => {
+      res.status(201);
+      return { round: await services.rounds.start(req.user, parseId(req.params.id, "Project"), req.body) };
+    }),
+  );
+
+  router.get(
+    "/rounds/:id",
+    authed(async (req) => ({ round: await services.rounds.get(req.user, parseId(req.params.id, "Round")) })),
+  );
+
+  router.post(
+    "/rounds/:id/decide",
+    jsonBody,
+    authed(async (req) => {
+      const body = z.object({ force: z.enum(["promote", "keep"]).optional() }).strict().safeParse(req.body ?? {});
+      if (!body.success) throw validationError(body.error.issues);
+      return { round: await services.rounds.decide(req.user, parseId(req.params.id, "Round"), body.data) };
+    }),
+  );
+
+  router.post(
+    "/rounds/:id/retry",
+    authed(async (req) => ({ round: await services.rounds.retry(req.user, parseId(req.params.id, "Round")) })),
+  );
+
   router.post(
     "/tokens",
     jsonBody,

@@ -5,6 +5,7 @@ import { type Kysely as KyselyType, Kysely, type Migration, type MigrationProvid
 import * as init from "./migrations/2026-11-28T00-00_init.ts";
 import * as qualityExports from "./migrations/2026-11-28T01-00_quality_exports.ts";
 import * as jobsWorkers from "./migrations/2026-11-28T02-00_jobs_workers.ts";
+import * as rounds from "./migrations/2026-11-28T03-00_rounds.ts";
 import { type Database } from "./schema.ts";
 
 export type Db = KyselyType<Database>;
@@ -15,6 +16,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-28T00-00_init": init,
   "2026-11-28T01-00_quality_exports": qualityExports,
   "2026-11-28T02-00_jobs_workers": jobsWorkers,
+  "2026-11-28T03-00_rounds": rounds,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

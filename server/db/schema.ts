@@ -245,7 +245,29 @@ export interface CheckpointsTable {
   state_changed_at: number;
 }
 
+export type RoundStatus = "running" | "waiting_ab" | "succeeded" | "failed" | "cancelled";
+
+export interface RoundsTable {
+  id: Generated<number>;
+  project_id: number;
+  number: number;
+  status: RoundStatus;
+  config: string;
+  steps: string;
+  champion_policy_id: number | null;
+  candidate_policy_id: number | null;
+  reward_checkpoint_id: number | null;
+  snapshot_artifact_id: number | null;
+  snapshot_export_id: number | null;
+  decision: string | null;
+  created_by: number | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
 export interface Database {
+  rounds: RoundsTable;
   workers: WorkersTable;
   artifacts: ArtifactsTable;
   jobs: JobsTable;
@@ -273,3 +295,4 @@ export type Judgment = Selectable<JudgmentsTable>;
 export type NewPair = Insertable<PairsTable>;
 export type Job = Selectable<JobsTable>;
 export type Checkpoint = Selectable<CheckpointsTable>;
+export type Round = Selectable<RoundsTable>;

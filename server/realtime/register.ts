@@ -151,6 +151,9 @@ export function registerRealtime(httpServer: HttpServer, services: Services) {
       io.to(rooms.staff(e.projectId)).emit("job:progress", e);
     },
     jobFinished() {},
+    roundUpdated(projectId, roundId) {
+      io.to(rooms.staff(projectId)).emit("round:updated", { projectId, roundId });
+    },
     workersChanged() {
       io.to(rooms.allStaff).emit("workers:updated", { at: Date.now() });
     },

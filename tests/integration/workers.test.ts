@@ -29,7 +29,7 @@ async function upload(token: string, bytes: Buffer, sha = crypto.createHash("sha
   const r = await fetch(`${s.url}/api/v1/worker/artifacts?name=model.tar.gz&kind=checkpoint`, {
     method: "PUT",
     headers: { authorization: `Bearer ${token}`, "x-pairwise-sha256": sha, "content-type": "application/octet-stream" },
-    body: bytes,
+    body: new Uint8Array(bytes),
   });
   return { status: r.status, body: (await r.json()) as any };
 }

@@ -1,5 +1,5 @@
 import { type Readable } from "node:stream";
-import { type Db } from "../../db/database.ts";
+import { type Db, type Executor } from "../../db/database.ts";
 import { type SessionUser } from "../auth/auth-service.ts";
 import { type ProjectService } from "../projects/project-service.ts";
 import { type Clock } from "../shared/clock.ts";
@@ -21,6 +21,46 @@ export function pairContentHash(r: Pick<PairRecord, "prompt" | "responseA" | "re
 
 export function promptContentHash(r: Pick<PromptRecord, "prompt">): string {
   return sha256(JSON.stringify(r.prompt));
+}
+
+/**
+ * Writes normalized pairs in chunks, skipping content already in the project; returns how many
+ * were new. The caller owns the transaction (imports, and generate jobs completing).
+ */
+export async function insertPairs(
+  trx: Executor,
+  projectId: number,
+  records: PairRecord[],
+  opts: { importId: number | null; now: number; gold?: boolean; checkpointA?: number | null; checkpointB?: number | null; roundId?: number | null },
+): Promise<number> {
+  let imported = 0;
+  for (let i = 0; i < records.length; i += INSERT_CHUNK) {
+    const chunk = records.slice(i, i + INSERT_CHUNK).map((r) => ({
+      project_id: projectId,
+      prompt: JSON.stringify(r.prompt),
+      response_a: JSON.stringify(r.responseA),
+      response_b: JSON.stringify(r.responseB),
+      model_a: r.modelA,
+      model_b: r.modelB,
+      checkpoint_a: opts.checkpointA ?? null,
+      checkpoint_b: opts.checkpointB ?? null,
+      metadata: r.metadata ? JSON.stringify(r.metadata) : null,
+      reference: r.reference,
+      // `?gold=true` turns every pair with a known answer into a gold question.
+      gold: (r.gold || opts.gold) && r.reference ? 1 : 0,
+      round_id: opts.roundId ?? null,
+      content_hash: pairContentHash(r),
+      import_id: opts.importId,
+      created_at: opts.now,
+    }));
+    const res = await trx
+      .insertInto("pairs")
+      .values(chunk)
+      .onConflict((oc) => oc.columns(["project_id", "content_hash"]).doNothing())
+      .executeTakeFirst();
+    imported += Number(res.numInsertedOrUpdatedRows ?? 0);
+  }
+  return imported;
 }
 
 /**
@@ -69,32 +109,12 @@ export class ImportService {
         .values({ project_id: projectId, kind: "pairs", format: opts.format, filename: opts.filename ?? null, imported: 0, duplicates: 0, user_id: user.id, created_at: now })
         .returning("id")
         .executeTakeFirstOrThrow();
-      let imported = 0;
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        const chunk = rows.slice(i, i + INSERT_CHUNK).map(({ value: r }) => ({
-          project_id: projectId,
-          prompt: JSON.stringify(r.prompt),
-          response_a: JSON.stringify(r.responseA),
-          response_b: JSON.stringify(r.responseB),
-          model_a: r.modelA,
-          model_b: r.modelB,
-          checkpoint_a: null,
-          checkpoint_b: null,
-          metadata: r.metadata ? JSON.stringify(r.metadata) : null,
-          reference: r.reference,
-          // `?gold=true` turns every pair with a known answer into a gold question.
-          gold: (r.gold || opts.gold) && r.reference ? 1 : 0,
-          content_hash: pairContentHash(r),
-          import_id: imp.id,
-          created_at: now,
-        }));
-        const res = await trx
-          .insertInto("pairs")
-          .values(chunk)
-          .onConflict((oc) => oc.columns(["project_id", "content_hash"]).doNothing())
-          .executeTakeFirst();
-        imported += Number(res.numInsertedOrUpdatedRows ?? 0);
-      }
+      const imported = await insertPairs(
+        trx,
+        projectId,
+        rows.map((r) => r.value),
+        { importId: imp.id, now, gold: opts.gold ?? false },
+      );
       const duplicates = rows.length - imported;
       await trx.updateTable("imports").set({ imported, duplicates }).where("id", "=", imp.id).execute();
       return { importId: imp.id, imported, duplicates };

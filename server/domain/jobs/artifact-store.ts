@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { type Db } from "../../db/database.ts";
+import { type Db, type Executor } from "../../db/database.ts";
 import { type Clock } from "../shared/clock.ts";
 import { DomainError, notFound } from "../shared/errors.ts";
 
@@ -106,14 +106,14 @@ export class ArtifactService {
     return { artifact_id: row.id, sha256: row.sha256, size: row.size, name: row.name, kind: row.kind };
   }
 
-  async open(id: number): Promise<{ ref: ArtifactRef; stream: Readable }> {
-    const row = await this.db.selectFrom("artifacts").selectAll().where("id", "=", id).executeTakeFirst();
+  async open(id: number, executor: Executor = this.db): Promise<{ ref: ArtifactRef; stream: Readable }> {
+    const row = await executor.selectFrom("artifacts").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) throw notFound("Artifact");
     return { ref: { artifact_id: row.id, sha256: row.sha256, size: row.size, name: row.name }, stream: this.storage.open(row.storage_key) };
   }
 
-  async readText(id: number): Promise<string> {
-    const { stream } = await this.open(id);
+  async readText(id: number, executor: Executor = this.db): Promise<string> {
+    const { stream } = await this.open(id, executor);
     const chunks: Buffer[] = [];
     for await (const c of stream) chunks.push(c as Buffer);
     return Buffer.concat(chunks).toString("utf8");

@@ -82,8 +82,11 @@ export type JobView = {
   finished_at: string | null;
 };
 
-/** Runs inside the completing transaction: register what the job produced. */
-export type CompletionHandler = (trx: Executor, job: Job, outputs: Record<string, number>, result: Record<string, unknown>) => Promise<void>;
+/**
+ * Runs inside the completing transaction: register what the job produced. It may return a
+ * callback to run after the commit (to announce what it created).
+ */
+export type CompletionHandler = (trx: Executor, job: Job, outputs: Record<string, number>, result: Record<string, unknown>) => Promise<void | (() => void)>;
 
 const LOG_KEEP = 500;
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -456,7 +459,7 @@ export class JobService {
     const parsed = completeSchema.safeParse(body ?? {});
     if (!parsed.success) throw validationError(parsed.error.issues);
     const now = this.clock.now();
-    await this.db.transaction().execute(async (trx) => {
+    const after = await this.db.transaction().execute(async (trx) => {
       const j = await this.requireLease(trx, worker, jobId);
       for (const id of Object.values(parsed.data.outputs)) {
         if (!(await trx.selectFrom("artifacts").select("id").where("id", "=", id).executeTakeFirst())) throw notFound(`Artifact ${id}`);
@@ -467,8 +470,9 @@ export class JobService {
         .where("id", "=", jobId)
         .execute();
       const handler = this.handlers.get(j.kind);
-      if (handler) await handler(trx, { ...j, status: "succeeded" }, parsed.data.outputs, parsed.data.result);
+      return handler ? await handler(trx, { ...j, status: "succeeded" }, parsed.data.outputs, parsed.data.result) : undefined;
     });
+    if (after) after();
     await this.announce(jobId);
     this.events.workersChanged();
     this.events.jobFinished(jobId);

@@ -15,6 +15,7 @@ export type DomainEvents = {
   /** A job reached a final state (or was re-queued); the round orchestrator listens. */
   jobFinished(jobId: number): void;
   workersChanged(): void;
+  roundUpdated(projectId: number, roundId: number): void;
 };
 
 export const noEvents: DomainEvents = {
@@ -26,4 +27,5 @@ export const noEvents: DomainEvents = {
   jobProgress: () => {},
   jobFinished: () => {},
   workersChanged: () => {},
+  roundUpdated: () => {},
 };
