@@ -135,13 +135,13 @@ class WorkerClient:
                     got = h.hexdigest()
                     if expected_sha and header_sha and header_sha != expected_sha.lower():
                         raise ChecksumMismatch(
-                            f"artifact {artifact_id}: server sha256 {header_sha[:12]}… differs "
-                            f"from the claimed {expected_sha[:12]}…"
+                            f"sha256 mismatch for artifact {artifact_id}: the server sends "
+                            f"{header_sha[:12]}…, the claim says {expected_sha[:12]}…"
                         )
                     if got != (expected_sha or header_sha).lower():
                         raise ChecksumMismatch(
-                            f"artifact {artifact_id}: downloaded bytes hash to {got[:12]}…, "
-                            f"expected {(expected_sha or header_sha)[:12]}…"
+                            f"sha256 mismatch for artifact {artifact_id}: downloaded bytes hash "
+                            f"to {got[:12]}…, expected {(expected_sha or header_sha)[:12]}…"
                         )
                     os.replace(tmp, dest)
                     return dest
@@ -150,7 +150,7 @@ class WorkerClient:
                         os.unlink(tmp)
             except (ConnectionError, TimeoutError, OSError) as e:
                 # A connection dropped mid-body: retry the whole download.
-                if isinstance(e, ChecksumMismatch) or attempt >= self.retries:
+                if attempt >= self.retries:
                     raise TransientError(f"download of artifact {artifact_id} failed: {e}") from e
                 time.sleep(self.backoff_s * (2**attempt))
         raise AssertionError("unreachable")
