@@ -6,6 +6,7 @@ const tabs = [
   { to: "quality", label: "Quality" },
   { to: "disagreements", label: "Disagreements" },
   { to: "exports", label: "Exports" },
+  { to: "training", label: "Training" },
   { to: "import", label: "Import" },
   { to: "members", label: "Members" },
   { to: "settings", label: "Settings" },
