@@ -91,6 +91,11 @@ export class RoundService {
     private readonly events: DomainEvents,
   ) {}
 
+  /** The training settings a new round gets when the researcher changes nothing (the UI prefills them). */
+  defaultConfig(): RoundConfig {
+    return roundConfigSchema.parse({});
+  }
+
   async start(user: SessionUser, projectId: number, body: unknown): Promise<RoundView> {
     await this.projects.requireResearcher(user, projectId);
     const parsed = roundConfigSchema.safeParse(body ?? {});
