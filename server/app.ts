@@ -114,6 +114,7 @@ export async function createApp(deps: AppDeps): Promise<PairwiseApp> {
     );
   }
   app.use(apiErrorHandler);
+  await services.jobs.failOrphanedInProcessJobs();
   ready = true;
   // Dead workers' jobs go back to the queue even when no other worker is asking for work.
   const reclaimTimer = setInterval(() => {

@@ -7,6 +7,7 @@ import { ArtifactService, LocalBlobStorage } from "./domain/jobs/artifact-store.
 import { JobService } from "./domain/jobs/job-service.ts";
 import { GenerationService } from "./domain/generation/generation-service.ts";
 import { RoundService } from "./domain/rounds/round-service.ts";
+import { EndpointBackend } from "./domain/generation/endpoint-backend.ts";
 import path from "node:path";
 import { JudgmentIndexRegistry } from "./domain/quality/judgment-index.ts";
 import { QualityService } from "./domain/quality/quality-service.ts";
@@ -28,6 +29,7 @@ export type Services = {
   artifacts: ArtifactService;
   checkpoints: CheckpointService;
   rounds: RoundService;
+  endpoint: EndpointBackend;
 };
 
 /**
@@ -65,5 +67,6 @@ export function createServices(opts: { db: Db; sqlite: SQLite.Database; dataDir:
   const generation = new GenerationService(clock, artifacts, opts.events);
   jobs.onComplete("generate", (trx, job, outputs) => generation.onGenerated(trx, job, outputs));
   const rounds = new RoundService(opts.db, clock, projects, jobs, checkpoints, exports, artifacts, opts.events);
-  return { auth, projects, imports, annotation, quality, exports, jobs, artifacts, checkpoints, rounds };
+  const endpoint = new EndpointBackend(opts.db, clock, projects, jobs, artifacts);
+  return { auth, projects, imports, annotation, quality, exports, jobs, artifacts, checkpoints, rounds, endpoint };
 }

@@ -419,6 +419,26 @@ export function createApiRouter(services: Services, opts: ApiOptions): express.R
     authed(async (req) => ({ round: await services.rounds.retry(req.user, parseId(req.params.id, "Round")) })),
   );
 
+  router.get(
+    "/projects/:id/generation",
+    authed(async (req) => ({ generation: await services.endpoint.settings(req.user, parseId(req.params.id, "Project")) })),
+  );
+
+  router.put(
+    "/projects/:id/generation",
+    jsonBody,
+    authed(async (req) => ({ generation: await services.endpoint.updateSettings(req.user, parseId(req.params.id, "Project"), req.body) })),
+  );
+
+  router.post(
+    "/projects/:id/generate",
+    jsonBody,
+    authed(async (req, res) => {
+      res.status(202);
+      return { job: await services.endpoint.generate(req.user, parseId(req.params.id, "Project"), req.body) };
+    }),
+  );
+
   router.post(
     "/tokens",
     jsonBody,

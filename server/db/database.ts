@@ -6,6 +6,7 @@ import * as init from "./migrations/2026-11-28T00-00_init.ts";
 import * as qualityExports from "./migrations/2026-11-28T01-00_quality_exports.ts";
 import * as jobsWorkers from "./migrations/2026-11-28T02-00_jobs_workers.ts";
 import * as rounds from "./migrations/2026-11-28T03-00_rounds.ts";
+import * as generationBackends from "./migrations/2026-11-28T04-00_generation_backends.ts";
 import { type Database } from "./schema.ts";
 
 export type Db = KyselyType<Database>;
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-28T01-00_quality_exports": qualityExports,
   "2026-11-28T02-00_jobs_workers": jobsWorkers,
   "2026-11-28T03-00_rounds": rounds,
+  "2026-11-28T04-00_generation_backends": generationBackends,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -44,6 +44,14 @@ export interface ProjectsTable {
   updated_at: number;
   quality: Generated<string>;
   pseudonym_salt: string | null;
+  generation: Generated<string>;
+}
+
+export interface ProjectSecretsTable {
+  project_id: number;
+  name: string;
+  value: string;
+  updated_at: number;
 }
 
 export interface ProjectMembersTable {
@@ -267,6 +275,7 @@ export interface RoundsTable {
 }
 
 export interface Database {
+  project_secrets: ProjectSecretsTable;
   rounds: RoundsTable;
   workers: WorkersTable;
   artifacts: ArtifactsTable;

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { z } from "zod";
 import { type Db, type Executor } from "../../db/database.ts";
 import { type Job, type JobKind, type JobStatus } from "../../db/schema.ts";
@@ -358,7 +359,16 @@ export class JobService {
         .where("worker_id", "=", worker.id)
         .where("status", "=", "running")
         .execute();
-      const job = await trx.selectFrom("jobs").selectAll().where("status", "=", "queued").where("kind", "in", kinds).orderBy("id").limit(1).executeTakeFirst();
+      const job = await trx
+        .selectFrom("jobs")
+        .selectAll()
+        .where("status", "=", "queued")
+        .where("kind", "in", kinds)
+        // Jobs on a remote endpoint backend run inside the server, never on a worker.
+        .where(sql<string>`coalesce(json_extract(params, '$.backend'), 'worker')`, "=", "worker")
+        .orderBy("id")
+        .limit(1)
+        .executeTakeFirst();
       if (!job) return null;
       await trx
         .updateTable("jobs")
@@ -453,6 +463,46 @@ export class JobService {
       await trx.updateTable("jobs").set({ resume_artifact_id: a.id, resume_step: parsed.data.step, updated_at: this.clock.now() }).where("id", "=", jobId).execute();
     });
     return { ok: true };
+  }
+
+  /** At start-up: jobs the server itself was running died with the previous process. */
+  async failOrphanedInProcessJobs(): Promise<void> {
+    const now = this.clock.now();
+    await this.db
+      .updateTable("jobs")
+      .set({ status: "failed", error: "the server restarted while running this job; start it again", finished_at: now, updated_at: now })
+      .where("status", "=", "running")
+      .where("worker_id", "is", null)
+      .execute();
+  }
+
+  /** For jobs the server runs itself (remote generation endpoints): no worker, no lease. */
+  async runInProcess(jobId: number, run: (job: Job, heartbeat: (step: number, total: number, log?: string) => Promise<void>) => Promise<{ outputs: Record<string, number>; result: Record<string, unknown> }>): Promise<void> {
+    const now = this.clock.now();
+    await this.db.updateTable("jobs").set({ status: "running", attempts: sql`attempts + 1`, started_at: now, updated_at: now }).where("id", "=", jobId).where("status", "=", "queued").execute();
+    await this.announce(jobId);
+    const job = (await this.db.selectFrom("jobs").selectAll().where("id", "=", jobId).executeTakeFirstOrThrow()) as Job;
+    const heartbeat = async (step: number, total: number, log?: string) => {
+      await this.db.updateTable("jobs").set({ progress_step: step, progress_total: total, updated_at: this.clock.now() }).where("id", "=", jobId).execute();
+      if (log) await this.db.insertInto("job_logs").values({ job_id: jobId, line: log, created_at: this.clock.now() }).execute();
+      this.events.jobProgress({ projectId: job.project_id, jobId, progress: { step, total }, metrics: [] });
+    };
+    let after: void | (() => void) = undefined;
+    try {
+      const { outputs, result } = await run(job, heartbeat);
+      after = await this.db.transaction().execute(async (trx) => {
+        const t = this.clock.now();
+        await trx.updateTable("jobs").set({ status: "succeeded", outputs: JSON.stringify(outputs), result: JSON.stringify(result), finished_at: t, updated_at: t }).where("id", "=", jobId).execute();
+        const handler = this.handlers.get(job.kind);
+        return handler ? await handler(trx, { ...job, status: "succeeded" }, outputs, result) : undefined;
+      });
+    } catch (e) {
+      const t = this.clock.now();
+      await this.db.updateTable("jobs").set({ status: "failed", error: (e as Error).message.slice(0, 2000), finished_at: t, updated_at: t }).where("id", "=", jobId).execute();
+    }
+    if (after) after();
+    await this.announce(jobId);
+    this.events.jobFinished(jobId);
   }
 
   async complete(worker: WorkerIdentity, jobId: number, body: unknown) {
