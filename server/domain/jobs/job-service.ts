@@ -301,18 +301,22 @@ export class JobService {
     if (!view) throw notFound("Job");
     await this.projects.requireResearcher(user, view.project_id);
     const now = this.clock.now();
-    await this.db.transaction().execute(async (trx) => {
+    const finished = await this.db.transaction().execute(async (trx) => {
       const j = await trx.selectFrom("jobs").select(["status"]).where("id", "=", jobId).executeTakeFirstOrThrow();
       if (j.status === "queued") {
         await trx.updateTable("jobs").set({ status: "cancelled", finished_at: now, updated_at: now, error: "cancelled before it started" }).where("id", "=", jobId).execute();
+        return true;
       } else if (j.status === "running") {
         // The worker learns on its next heartbeat (seconds) and stops.
         await trx.updateTable("jobs").set({ cancel_requested: 1, updated_at: now }).where("id", "=", jobId).execute();
+        return false;
       } else {
         throw new DomainError("conflict", `The job already ${j.status}`);
       }
     });
     await this.announce(jobId);
+    // A queued job cancelled here is final at once: its round must hear of it (no worker will report it).
+    if (finished) this.events.jobFinished(jobId);
     return (await this.view(jobId))!;
   }
 
