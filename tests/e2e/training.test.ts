@@ -1,0 +1,230 @@
+import crypto from "node:crypto";
+import path from "node:path";
+import { type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type SessionUser } from "../../server/domain/auth/auth-service.ts";
+import { type E2E, launchBrowser, makeUser, seedProject, signedInContext, simplePairs, startApp } from "./harness.ts";
+
+let app: E2E;
+let browser: Browser;
+let researcher: SessionUser;
+let annotator: SessionUser;
+let projectId: number;
+
+/** A worker speaking the real worker HTTP protocol (docs/worker-protocol.md), training nothing. */
+class FakeWorker {
+  constructor(private readonly token: string) {}
+  async call(method: string, url: string, json?: unknown): Promise<{ status: number; body: any }> {
+    const r = await fetch(`${app.url}/api/v1/worker${url}`, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, ...(json === undefined ? {} : { "content-type": "application/json" }) },
+      body: json === undefined ? undefined : JSON.stringify(json),
+    });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : null };
+  }
+  async upload(text: string, kind: string): Promise<number> {
+    const bytes = Buffer.from(text);
+    const r = await fetch(`${app.url}/api/v1/worker/artifacts?name=out&kind=${kind}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${this.token}`, "content-type": "application/octet-stream", "x-pairwise-sha256": crypto.createHash("sha256").update(bytes).digest("hex") },
+      body: new Uint8Array(bytes),
+    });
+    expect(r.status, "artifact upload").toBe(200);
+    return ((await r.json()) as { artifact_id: number }).artifact_id;
+  }
+  async heartbeat(jobId: number, body: unknown) {
+    const r = await this.call("POST", `/jobs/${jobId}/heartbeat`, body);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    return r.body as { cancel: boolean };
+  }
+}
+
+async function judgeAll(user: SessionUser): Promise<number> {
+  const { annotation } = app.pw.services;
+  let n = 0;
+  for (;;) {
+    const view = await annotation.next(user, projectId);
+    if (!view) return n;
+    await annotation.judge(user, view.assignment_id, { choice: "left", strength: 2, time_on_task_ms: 5000, idempotency_key: `t-${view.assignment_id}` });
+    n++;
+  }
+}
+
+const step = (page: Page, name: string) => page.getByTestId(`step-${name}`);
+
+async function shoot(page: Page, name: string) {
+  const dir = process.env.PAIRWISE_SCREENSHOTS;
+  if (!dir) return;
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: path.join(dir, `${name}-${scheme}.png`), fullPage: true });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+}
+
+beforeAll(async () => {
+  app = await startApp();
+  browser = await launchBrowser();
+  researcher = await makeUser(app, "train-res@example.com", "researcher", "Tess Trainer");
+  annotator = await makeUser(app, "train-ann@example.com", "annotator", "Ann Labeler");
+  projectId = await seedProject(app, researcher, { name: "RLHF loop", annotators: [annotator], pairs: simplePairs(6, "t"), settings: { judgmentsPerPair: 1, quality: { goldShare: 0 } } });
+  expect(await judgeAll(annotator), "every pair judged, so the snapshot has rows").toBe(6);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+describe("training page", () => {
+  it("registers a base model, starts a round from the form, and follows a worker's progress live", async () => {
+    const ctx = await signedInContext(browser, app, researcher);
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${app.url}/projects/${projectId}`);
+    await page.getByRole("link", { name: "Training", exact: true }).click();
+    await page.waitForURL(`**/projects/${projectId}/training`);
+    await page.getByTestId("live-state").filter({ hasText: "Live" }).waitFor();
+
+    // Register the base model.
+    await page.getByLabel("Base model name").fill("tiny base");
+    await page.getByLabel("Hub id or path").fill("/models/tiny");
+    await page.getByRole("button", { name: "Register base model" }).click();
+    const baseRow = page.getByTestId("checkpoint-row").filter({ hasText: "tiny base" });
+    await baseRow.waitFor();
+    expect(await baseRow.getByTestId("checkpoint-state").textContent(), "a registered base model is the champion").toContain("Champion");
+
+    // The settings form: defaults prefilled, explanations shown, JSON overrides validated.
+    await page.getByRole("button", { name: "Start round" }).click();
+    const form = page.getByTestId("round-form");
+    expect(await form.getByLabel("Evaluation prompts").inputValue()).toBe("64");
+    expect(await form.getByLabel("Win-rate threshold").inputValue()).toBe("0.55");
+    expect(await form.textContent()).toContain("ties count half");
+    const ppo = form.getByLabel("PPO overrides");
+    await ppo.fill('{ "kl_coef": ');
+    await form.getByText(/Not valid JSON/).waitFor();
+    expect(await form.getByRole("button", { name: "Start round" }).isDisabled(), "invalid JSON blocks the submit").toBe(true);
+    await ppo.fill('{ "kl_coef": 0.05 }');
+    await form.getByLabel("Prompts from").selectOption("task");
+    await form.getByLabel("PPO reward").selectOption("task");
+    await form.getByLabel("Evaluation prompts").fill("4");
+    await form.getByLabel("A/B prompts").fill("3");
+    await form.getByLabel("Fresh prompts").fill("2");
+    await form.getByRole("button", { name: "Start round" }).click();
+
+    await expect.poll(() => step(page, "snapshot").getAttribute("data-status")).toBe("succeeded");
+    expect(await step(page, "snapshot").getByTestId("fig-snapshot-rows").textContent()).toBe("6");
+    expect(await step(page, "reward").getAttribute("data-status")).toBe("running");
+    expect(await step(page, "reward").getByTestId("step-state").textContent(), "state in words, not only color").toContain("Running");
+    const round = (await app.pw.services.rounds.list(researcher, projectId))[0]!;
+    expect(round.config.ppo).toEqual({ kl_coef: 0.05 });
+    expect(round.config.eval_prompts).toBe(4);
+
+    // Everything from here on must arrive over the socket: mark the window and check it survives.
+    await page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
+
+    const { token } = await app.pw.services.jobs.createWorkerToken(researcher, "fake-gpu");
+    const w = new FakeWorker(token);
+    expect((await w.call("POST", "/register", { name: "fake-gpu", capabilities: { device: "cuda", gpu_name: "H200", gpu_memory_mb: 143771, kinds: ["train_reward", "ppo", "evaluate", "generate"] } })).status).toBe(200);
+    const claimed = await w.call("POST", "/claim", {});
+    expect(claimed.status).toBe(200);
+    const rewardJob = claimed.body.job as { id: number; kind: string };
+    expect(rewardJob.kind).toBe("train_reward");
+
+    const workerRow = page.getByTestId("worker-row").filter({ hasText: "fake-gpu" });
+    await expect.poll(() => workerRow.textContent()).toContain("Online");
+    expect(await workerRow.textContent()).toContain("H200");
+    await expect.poll(() => workerRow.textContent()).toContain(`job ${rewardJob.id}`);
+
+    await w.heartbeat(rewardJob.id, { progress: { step: 3, total: 10 }, metrics: [{ step: 3, values: { "train/loss": 0.62, "eval/accuracy": 0.7 } }], log: ["epoch 1 step 3 loss 0.62"] });
+    const bar = step(page, "reward").getByRole("progressbar");
+    await expect.poll(() => bar.getAttribute("aria-valuenow")).toBe("3");
+    expect(await bar.getAttribute("aria-valuemax")).toBe("10");
+    await expect.poll(() => step(page, "reward").getByTestId("fig-reward-eval-accuracy").textContent()).toBe("70.0%");
+    const jobRow = page.locator(`[data-testid="job-row"][data-job="${rewardJob.id}"]`);
+    await expect.poll(() => jobRow.getByRole("progressbar").getAttribute("aria-valuenow")).toBe("3");
+    expect(await jobRow.textContent()).toContain("fake-gpu");
+    await shoot(page, "training");
+
+    // The job page: one chart per metric, growing as heartbeats arrive.
+    const jobPage = await ctx.newPage();
+    jobPage.on("pageerror", (e) => errors.push(e.message));
+    await jobPage.goto(`${app.url}/projects/${projectId}/jobs/${rewardJob.id}`);
+    await jobPage.getByTestId("live-state").filter({ hasText: "Live" }).waitFor();
+    const lossChart = jobPage.locator('[data-testid="metric-chart"][data-metric="train/loss"]');
+    expect(await lossChart.getAttribute("data-points")).toBe("1");
+    expect(await jobPage.getByTestId("metric-chart").count(), "one chart per metric name").toBe(2);
+    expect(await jobPage.getByTestId("job-log").textContent()).toContain("epoch 1 step 3 loss 0.62");
+    await jobPage.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
+    for (const [i, loss] of [0.51, 0.44, 0.4].entries()) {
+      await w.heartbeat(rewardJob.id, { progress: { step: 4 + i * 2, total: 10 }, metrics: [{ step: 4 + i * 2, values: { "train/loss": loss } }], log: [`step ${4 + i * 2} loss ${loss}`] });
+    }
+    await expect.poll(() => lossChart.getAttribute("data-points"), { timeout: 10_000 }).toBe("4");
+    expect(await lossChart.getByTestId("metric-last").textContent()).toBe("0.4");
+    await expect.poll(() => jobPage.getByRole("progressbar").getAttribute("aria-valuenow")).toBe("8");
+    await expect.poll(() => jobPage.getByTestId("job-log").textContent(), { timeout: 10_000 }).toContain("step 8 loss 0.4");
+    await shoot(jobPage, "job");
+
+    // Finish the reward job: upload the model, complete; the pipeline moves on to PPO by itself.
+    const model = await w.upload(`reward model ${rewardJob.id}`, "checkpoint");
+    const done = await w.call("POST", `/jobs/${rewardJob.id}/complete`, { outputs: { model }, result: { "eval/accuracy": 0.91 } });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    await expect.poll(() => step(page, "reward").getAttribute("data-status"), { timeout: 10_000 }).toBe("succeeded");
+    await expect.poll(() => step(page, "ppo").getAttribute("data-status")).toBe("running");
+    expect(await step(page, "reward").getByTestId("fig-reward-eval-accuracy").textContent()).toBe("91.0%");
+    await expect.poll(() => jobPage.getByTestId("job-state").textContent()).toContain("Succeeded");
+    const rmRow = page.getByTestId("checkpoint-row").filter({ hasText: "reward r1" });
+    await rmRow.waitFor();
+    expect(await rmRow.getByTestId("checkpoint-state").textContent()).toContain("Candidate");
+    expect(await rmRow.getByRole("link", { name: `Job ${rewardJob.id}` }).count()).toBe(1);
+    expect(await rmRow.getByRole("link", { name: /Export #\d+/ }).count(), "the reward model links its dataset export").toBe(1);
+
+    // The PPO job waits in the queue: cancel it from the jobs table; the round says so, and Retry re-queues it.
+    const ppoJobId = (await app.pw.services.rounds.list(researcher, projectId))[0]!.steps.ppo.job_ids[0]!;
+    const ppoRow = page.locator(`[data-testid="job-row"][data-job="${ppoJobId}"]`);
+    await expect.poll(() => ppoRow.getAttribute("data-status")).toBe("queued");
+    await ppoRow.getByRole("button", { name: "Cancel" }).click();
+    await expect.poll(() => ppoRow.getAttribute("data-status")).toBe("cancelled");
+    expect(await ppoRow.getByTestId("job-state").textContent()).toContain("Cancelled");
+    await expect.poll(() => page.getByTestId("round-state").textContent(), { timeout: 10_000 }).toContain("Cancelled");
+    await page.getByRole("button", { name: "Retry" }).click();
+    await expect.poll(() => step(page, "ppo").getAttribute("data-status")).toBe("running");
+    await expect.poll(() => page.getByTestId("round-state").textContent()).toContain("Running");
+    expect((await app.pw.services.jobs.list(researcher, projectId)).filter((j) => j.kind === "ppo" && j.status === "queued")).toHaveLength(1);
+
+    expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload), "the training page never reloaded").toBe(true);
+    expect(await jobPage.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload), "the job page never reloaded").toBe(true);
+    expect(errors).toEqual([]);
+    await ctx.close();
+  });
+
+  it("shows a new worker's token once, with the command to run", async () => {
+    const ctx = await signedInContext(browser, app, researcher);
+    const page = await ctx.newPage();
+    await page.goto(`${app.url}/projects/${projectId}/training`);
+    await page.getByRole("button", { name: "Add worker" }).click();
+    await page.getByLabel("Worker name").fill("gpu-box-2");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const cmd = await page.getByTestId("worker-command").textContent();
+    expect(cmd).toMatch(new RegExp(`^pairwise-worker --server ${app.url.replace(/[.]/g, "\\.")} --token pww_\\S+$`));
+    const token = cmd!.split("--token ")[1]!;
+    expect(await app.pw.services.jobs.workerForToken(token), "the shown token works").toMatchObject({ name: "gpu-box-2" });
+    await page.reload();
+    expect(await page.getByTestId("worker-command").count(), "the token is not shown again").toBe(0);
+    await ctx.close();
+  });
+
+  it("keeps annotators out of the training and job pages", async () => {
+    const jobId = (await app.pw.services.jobs.list(researcher, projectId))[0]!.id;
+    const ctx = await signedInContext(browser, app, annotator);
+    const page = await ctx.newPage();
+    for (const url of [`/projects/${projectId}/training`, `/projects/${projectId}/jobs/${jobId}`]) {
+      await page.goto(`${app.url}${url}`);
+      expect(new URL(page.url()).pathname, `${url} redirects annotators`).toBe(`/projects/${projectId}/annotate`);
+    }
+    await ctx.close();
+  });
+});
