@@ -265,11 +265,16 @@ def cmd_ppo(args, prog) -> dict:
     tok = load_tokenizer(args.model)
     prompts = _prompts(args, tok)
     dev = _device(args)
+    raw = None
     if args.reward_model:
         reward_fn = RewardModelScorer(args.reward_model, dev, cfg.normalize_reward)
+        if args.task_prompts > 0:
+            # On built-in task prompts, also log the true task score (objective/raw_score) so
+            # reward-model over-optimisation is visible.
+            raw = _load_reward_fn("task")
     else:
         reward_fn = _load_reward_fn(args.reward_fn)
-    r = train_ppo(args.model, prompts, reward_fn, args.out, cfg, prog, dev)
+    r = train_ppo(args.model, prompts, reward_fn, args.out, cfg, prog, dev, raw_score_fn=raw)
     return {
         "final": r["history"][-1],
         "first": r["history"][0],
