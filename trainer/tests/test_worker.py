@@ -10,6 +10,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import tarfile
 import threading
 import time
@@ -439,6 +443,77 @@ def test_ppo_resume_continues_from_saved_step(fake, tmp_path, tiny_model):
     assert any(not torch.equal(a[k], base[k]) for k in a), "PPO should have changed the policy"
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-5), f"resumed run diverged at {k}"
+
+
+def test_sft_and_evaluate_jobs(fake, tmp_path, tiny_model):
+    rows = [task.split_line(ln) for ln in task.load_corpus()[:300]]
+    sft = "".join(json.dumps({"prompt": p, "completion": c}) + "\n" for p, c in rows).encode()
+    data = fake.add_artifact(sft, "sft.jsonl", "dataset")
+    j1 = fake.queue(
+        "sft",
+        {"model_ref": tiny_model, "config": {"lr": 1e-3, "batch_size": 16, "epochs": 1}},
+        {"dataset": data},
+    )
+    prompts = task.make_prompts(24, seed=9)
+    j2 = fake.queue(
+        "evaluate",
+        {
+            "policy_ref": tiny_model,
+            "reference_ref": tiny_model,
+            "prompts": prompts,
+            "max_new_tokens": 4,
+            "seed": 2,
+        },
+    )
+    w = make_worker(fake, tmp_path)
+    w.run(once=True)
+    w.run(once=True)
+    (done,) = fake.bodies(f"/jobs/{j1}/complete")
+    assert done["outputs"]["model"] in fake.artifacts
+    assert done["result"]["train/steps"] > 0 and done["result"]["eval/loss"] > 0
+    (ev,) = fake.bodies(f"/jobs/{j2}/complete")
+    r = ev["result"]
+    assert abs(r["eval/kl"]) < 1e-4, "KL of a policy against itself must be 0"
+    assert 0 <= r["eval/task_accuracy"] <= 1 and r["eval/n"] == 24
+    assert r["eval/score"] == r["eval/task_score"], "no reward model: the task scores"
+
+
+def test_sigterm_fails_job_as_retryable_and_exits(fake, tmp_path, tiny_model):
+    job = fake.queue(
+        "ppo",
+        {"policy_ref": tiny_model, "reward": "task", "config": {**PPO_CONFIG, "num_updates": 500}},
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "pairwise_trainer.worker",
+        "--server",
+        fake.url,
+        "--once",
+        "--work-dir",
+        str(tmp_path / "w"),
+        "--device",
+        "cpu",
+        "--name",
+        "sub",
+    ]
+    env = {**os.environ, "PAIRWISE_WORKER_TOKEN": TOKEN}
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while not any(
+            m["step"] for b in fake.bodies(f"/jobs/{job}/heartbeat") for m in b.get("metrics", [])
+        ):
+            assert time.time() < deadline and proc.poll() is None, "worker never started training"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    (fail,) = fake.bodies(f"/jobs/{job}/fail")
+    assert fail == {"error": "worker shutting down", "retryable": True}
+    assert TOKEN not in err, "the token leaked into the worker's log"
 
 
 def test_safe_extract_refuses_escaping_paths(tmp_path):
