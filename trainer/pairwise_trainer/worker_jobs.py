@@ -30,15 +30,32 @@ MODEL_NAMES = {
 }
 
 
+CONFIG_ALIASES = {
+    "learning_rate": "lr",
+    "num_epochs": "epochs",
+    "num_train_epochs": "epochs",
+    "per_device_train_batch_size": "batch_size",
+    "gradient_accumulation_steps": "grad_accum",
+    "num_ppo_epochs": "ppo_epochs",
+    "kl_coef": "beta",
+    "init_kl_coef": "beta",
+    "response_length": "max_new_tokens",
+}
+
+
 def config_from_params(cls, params: dict, defaults: dict | None = None):
     """A config dataclass from job params: top-level keys that are config fields, then
-    ``params["config"]`` (wins). Unknown keys in ``config`` are an error, not silently dropped."""
+    ``params["config"]`` (wins; TRL names in ``CONFIG_ALIASES`` accepted). Unknown keys in
+    ``config`` are an error, not silently dropped."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     over = dict(defaults or {})
     over.update({k: v for k, v in params.items() if k in fields})
     extra = params.get("config") or {}
     if not isinstance(extra, dict):
         raise UserError("params.config must be an object of config overrides")
+    # TRL-style names (the app's round form suggests learning_rate / num_epochs) map to ours.
+    aliased = {CONFIG_ALIASES.get(k, k) if k not in fields else k: v for k, v in extra.items()}
+    extra = {**aliased, **{k: v for k, v in extra.items() if k in fields}}
     unknown = sorted(set(extra) - set(fields))
     if unknown:
         raise UserError(f"unknown {cls.__name__} field(s) in params.config: {', '.join(unknown)}")
