@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.ts";
 import { migrateToLatest, openDb } from "./db/database.ts";
@@ -13,7 +14,8 @@ const USAGE = `pairwise: the Pairwise command line (uses DATABASE_URL, default s
   pairwise user list
   pairwise token create --email E [--name N]      prints the new API token alone on its last line
   pairwise worker create --name N [--as EMAIL]     prints a new worker token alone on its last line
-  pairwise demo seed                              creates the demo project and accounts (idempotent)
+  pairwise demo seed                              creates the demo projects and accounts (idempotent); with
+                                                  PAIRWISE_DEMO_MODEL=DIR also the arithmetic RLHF-loop project
   pairwise export --project ID --format trl|trl-chat|openai|hh|sft|votes [--out FILE] [--as EMAIL]
                   [--file jsonl|csv|parquet] [--from ISO] [--to ISO] [--annotators 1,2] [--rounds 1,2]
                   [--source human|ai|all] [--min-agreement X] [--min-confidence X] [--gold include|exclude|only]
@@ -103,7 +105,7 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case "demo seed": {
-        const r = await seedDemo(services);
+        const r = await seedDemo(services, { tinyModelPath: process.env.PAIRWISE_DEMO_MODEL ? path.resolve(process.env.PAIRWISE_DEMO_MODEL) : undefined });
         for (const line of r.lines) console.log(line);
         return 0;
       }
