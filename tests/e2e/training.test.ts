@@ -30,7 +30,7 @@ class FakeWorker {
       headers: { authorization: `Bearer ${this.token}`, "content-type": "application/octet-stream", "x-pairwise-sha256": crypto.createHash("sha256").update(bytes).digest("hex") },
       body: new Uint8Array(bytes),
     });
-    expect(r.status, "artifact upload").toBe(200);
+    expect([200, 201], "artifact upload").toContain(r.status);
     return ((await r.json()) as { artifact_id: number }).artifact_id;
   }
   async heartbeat(jobId: number, body: unknown) {
@@ -46,7 +46,7 @@ async function judgeAll(user: SessionUser): Promise<number> {
   for (;;) {
     const view = await annotation.next(user, projectId);
     if (!view) return n;
-    await annotation.judge(user, view.assignment_id, { choice: "left", strength: 2, time_on_task_ms: 5000, idempotency_key: `t-${view.assignment_id}` });
+    await annotation.judge(user, view.assignment_id, { choice: "left", strength: 2, time_on_task_ms: 5000, idempotency_key: `train-seed-${view.assignment_id}` });
     n++;
   }
 }
