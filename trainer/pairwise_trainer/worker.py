@@ -493,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.work_dir).expanduser(),
         args.poll_seconds,
         args.device,
-        hb_client=WorkerClient(args.server, args.token, retries=2, timeout_s=15.0),
+        hb_client=WorkerClient(args.server, args.token, retries=1, timeout_s=10.0),
     )
 
     def on_signal(signum, _frame):
