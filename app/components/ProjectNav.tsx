@@ -1,4 +1,4 @@
-import { NavLink } from "@remix-run/react";
+import { NavLink, useLocation } from "@remix-run/react";
 
 const tabs = [
   { to: "", label: "Overview", end: true },
@@ -13,6 +13,8 @@ const tabs = [
 ];
 
 export function ProjectNav({ projectId }: { projectId: number }) {
+  // A job's page belongs to the Training tab.
+  const onJob = useLocation().pathname.startsWith(`/projects/${projectId}/jobs/`);
   return (
     <nav aria-label="Project" className="mb-5 flex flex-wrap gap-1 border-b border-line">
       {tabs.map((t) => (
@@ -22,7 +24,7 @@ export function ProjectNav({ projectId }: { projectId: number }) {
           end={t.end}
           prefetch="intent"
           className={({ isActive }) =>
-            `-mb-px border-b-2 px-3 py-2 text-sm font-medium ${isActive ? "border-accent text-ink" : "border-transparent text-muted hover:text-ink"}`
+            `-mb-px border-b-2 px-3 py-2 text-sm font-medium ${isActive || (onJob && t.to === "training") ? "border-accent text-ink" : "border-transparent text-muted hover:text-ink"}`
           }
         >
           {t.label}

@@ -273,7 +273,7 @@ function StepCard({ round, step, title, jobs, progress, live, now, projectId }: 
     <li className="flex min-w-0 flex-col gap-2 rounded-lg border border-line bg-surface p-3" data-testid={`step-${step}`} data-status={st.status}>
       <div className="flex items-start justify-between gap-2">
         <h3 className="text-sm font-semibold">{title}</h3>
-        <span className="text-xs tabular-nums text-muted" title="Duration" data-testid="step-duration">
+        <span className="whitespace-nowrap text-xs tabular-nums text-muted" title="Duration" data-testid="step-duration">
           {d === null ? "" : formatDuration(d)}
         </span>
       </div>
@@ -541,7 +541,7 @@ function WorkersPanel({ workers, origin, projectId }: { workers: Data["workers"]
               const caps = w.capabilities as { device?: string; gpu_name?: string | null; gpu_memory_mb?: number | null };
               return (
                 <tr key={w.id} className="border-b border-line last:border-0" data-testid="worker-row">
-                  <td className="py-1.5 pr-3 font-medium">{w.name}</td>
+                  <td className="whitespace-nowrap py-1.5 pr-3 font-medium">{w.name}</td>
                   <td className="py-1.5 pr-3">
                     <StateBadge state={w.online ? "online" : "offline"} testId="worker-state" />
                   </td>
@@ -631,7 +631,7 @@ function JobsTable({ jobs, progress, now, projectId }: { jobs: JobView[]; progre
                 <td className="py-1.5 pr-3 text-right tabular-nums">
                   {j.attempts}/{j.max_attempts}
                 </td>
-                <td className="py-1.5 pr-3 text-muted">{j.worker_name ?? "—"}</td>
+                <td className="whitespace-nowrap py-1.5 pr-3 text-muted">{j.worker_name ?? "—"}</td>
                 <td className="whitespace-nowrap py-1.5 pr-3 text-muted">{j.started_at ? formatDate(Date.parse(j.started_at)) : "—"}</td>
                 <td className="whitespace-nowrap py-1.5 pr-3 text-right tabular-nums">{formatDuration(durationMs(j.started_at, j.finished_at, now))}</td>
                 <td className="py-1.5 text-right">
@@ -723,9 +723,12 @@ export default function TrainingPage() {
         title="Rounds"
         actions={
           showForm ? null : (
-            <Button variant="primary" onClick={() => setShowForm(true)} disabled={busy} title={busy ? "A round is running" : undefined}>
-              Start round
-            </Button>
+            <span className="flex items-center gap-3">
+              {busy ? <span className="text-xs text-muted">One round at a time: wait for round {d.rounds.find((r) => r.status === "running")?.number} to finish</span> : null}
+              <Button variant="primary" onClick={() => setShowForm(true)} disabled={busy}>
+                Start round
+              </Button>
+            </span>
           )
         }
       >
@@ -750,6 +753,10 @@ export default function TrainingPage() {
         )}
       </Card>
 
+      <Card title="Jobs" className="mt-6">
+        <JobsTable jobs={d.jobs} progress={progress} now={now} projectId={d.project.id} />
+      </Card>
+
       <Card title="Checkpoints" className="mt-6">
         <div className="flex flex-col gap-4">
           <CheckpointsTable checkpoints={d.checkpoints} projectId={d.project.id} />
@@ -757,14 +764,9 @@ export default function TrainingPage() {
         </div>
       </Card>
 
-      <div className="mt-6 grid gap-6 xl:grid-cols-3">
-        <Card title="Jobs" className="xl:col-span-2">
-          <JobsTable jobs={d.jobs} progress={progress} now={now} projectId={d.project.id} />
-        </Card>
-        <Card title="Workers">
-          <WorkersPanel workers={d.workers} origin={d.origin} projectId={d.project.id} />
-        </Card>
-      </div>
+      <Card title="Workers" className="mt-6">
+        <WorkersPanel workers={d.workers} origin={d.origin} projectId={d.project.id} />
+      </Card>
     </div>
   );
 }

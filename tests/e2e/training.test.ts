@@ -40,6 +40,31 @@ class FakeWorker {
   }
 }
 
+/** Does the next job the way a real worker reports it (copied from tests/integration/rounds.test.ts). */
+async function runOneJob(w: FakeWorker): Promise<string> {
+  const c = await w.call("POST", "/claim", {});
+  expect(c.status, "a job is waiting").toBe(200);
+  const job = c.body.job as { id: number; kind: string; params: Record<string, unknown> };
+  await w.heartbeat(job.id, { progress: { step: 1, total: 1 }, metrics: [{ step: 1, values: { "objective/score": 0.5 } }] });
+  let outputs: Record<string, number> = {};
+  let result: Record<string, number> = {};
+  if (job.kind === "ppo") {
+    outputs = { model: await w.upload(`policy ${job.id}`, "checkpoint") };
+    result = { "objective/score": 0.8, "objective/kl": 0.02 };
+  } else if (job.kind === "evaluate") {
+    result = { "eval/score": 0.7, "eval/kl": 0.03, "eval/task_accuracy": 0.6 };
+  } else if (job.kind === "generate") {
+    const n = job.params.num_prompts as number;
+    const lines = Array.from({ length: n }, (_, i) => JSON.stringify({ prompt: `${String(job.params.seed)}-${i}`, response_a: `a-${job.id}-${i}`, response_b: `b-${job.id}-${i}`, model_a: job.params.model_a_name, model_b: job.params.model_b_name }));
+    outputs = { generations: await w.upload(`${lines.join("\n")}\n`, "generations") };
+    result = { count: n };
+  }
+  const done = await w.call("POST", `/jobs/${job.id}/complete`, { outputs, result });
+  expect(done.status, JSON.stringify(done.body)).toBe(200);
+  await new Promise((r) => setTimeout(r, 100)); // the round reacts to the job event
+  return job.kind;
+}
+
 async function judgeAll(user: SessionUser): Promise<number> {
   const { annotation } = app.pw.services;
   let n = 0;
@@ -194,6 +219,29 @@ describe("training page", () => {
     await expect.poll(() => step(page, "ppo").getAttribute("data-status")).toBe("running");
     await expect.poll(() => page.getByTestId("round-state").textContent()).toContain("Running");
     expect((await app.pw.services.jobs.list(researcher, projectId)).filter((j) => j.kind === "ppo" && j.status === "queued")).toHaveLength(1);
+
+    // The rest of the round: PPO, evaluate and both generate jobs, then the A/B test waits for people.
+    for (let i = 0; i < 4; i++) await runOneJob(w);
+    await expect.poll(() => page.getByTestId("round-state").textContent(), { timeout: 10_000 }).toContain("Waiting for A/B");
+    expect(await step(page, "ppo").getByTestId("fig-ppo-objective-kl").textContent()).toBe("0.02");
+    expect(await step(page, "evaluate").getByTestId("fig-evaluate-eval-task_accuracy").textContent()).toBe("60.0%");
+    await expect.poll(() => step(page, "ab_test").getByTestId("fig-ab-judged").textContent()).toBe("0/3");
+    expect(await step(page, "ab_test").getByTestId("fig-ab-win-rate").textContent()).toContain("55% needed");
+    await shoot(page, "training-ab");
+    await page.getByRole("button", { name: "Keep champion" }).click();
+    await expect.poll(() => page.getByTestId("round-state").textContent()).toContain("Succeeded");
+    expect(await page.getByTestId("pipeline").textContent()).toContain("Champion kept");
+
+    // Checkpoints: promote the candidate policy, retire the base, roll the base back.
+    const policyRow = page.locator('[data-testid="checkpoint-row"][data-kind="policy"]');
+    await policyRow.getByTestId("checkpoint-promote").click();
+    await expect.poll(() => policyRow.getAttribute("data-state")).toBe("champion");
+    const base = page.locator('[data-testid="checkpoint-row"][data-kind="base"]');
+    await base.getByTestId("checkpoint-retire").click();
+    await expect.poll(() => base.getAttribute("data-state")).toBe("retired");
+    page.once("dialog", (d) => void d.accept());
+    await base.getByTestId("checkpoint-rollback").click();
+    await expect.poll(() => base.getAttribute("data-state")).toBe("champion");
 
     expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload), "the training page never reloaded").toBe(true);
     expect(await jobPage.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload), "the job page never reloaded").toBe(true);
