@@ -44,9 +44,13 @@ class Progress:
     def start(self, total: int) -> None:
         self._emit({"event": "start", "command": self.command, "total": total})
         if self._want_bar:
+            import shutil
+
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=self.command, dynamic_ncols=True)
+            # A pty without a window size reports 0 columns, which makes tqdm draw nothing.
+            cols = shutil.get_terminal_size((100, 20)).columns or 100
+            self._bar = tqdm(total=total, desc=self.command, ncols=min(cols, 120))
 
     def step(self, step: int, total: int, metrics: dict | None = None) -> None:
         """Advance to ``step`` of ``total``; ``metrics`` (if any) go to the bar's postfix only."""
