@@ -20,7 +20,7 @@ const STATES: Record<string, { icon: string; label: string; tone: Tone }> = {
   pending: { icon: "○", label: "Pending", tone: "neutral" },
   queued: { icon: "◷", label: "Queued", tone: "neutral" },
   running: { icon: "▶", label: "Running", tone: "active" },
-  waiting_ab: { icon: "⏸", label: "Waiting for A/B", tone: "active" },
+  waiting_ab: { icon: "‖", label: "Waiting for A/B", tone: "active" },
   succeeded: { icon: "✓", label: "Succeeded", tone: "good" },
   failed: { icon: "✕", label: "Failed", tone: "bad" },
   cancelled: { icon: "⊘", label: "Cancelled", tone: "neutral" },

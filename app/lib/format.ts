@@ -17,6 +17,7 @@ export function formatDuration(ms: number | null): string {
   const s = ms / 1000;
   if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
   const m = Math.floor(s / 60);
+  if (m >= 60) return `${Math.floor(m / 60)} h ${m % 60} min`;
   return `${m} min ${Math.round(s % 60)} s`;
 }
 

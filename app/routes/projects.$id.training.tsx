@@ -304,21 +304,14 @@ function StepCard({ round, step, title, jobs, progress, live, now, projectId }: 
         {step === "generate" && stepJobs.length ? <Figure label="Jobs done" value={`${stepJobs.filter((j) => j.status === "succeeded").length}/${stepJobs.length}`} /> : null}
         {step === "ab_test" && ab ? (
           <>
-            <Figure
-              label="Win rate"
-              testId="fig-ab-win-rate"
-              value={
-                <>
-                  {formatShare(ab.win_rate, 0)} <span className="font-normal text-muted">/ {formatShare(round.config.win_rate_threshold, 0)} needed</span>
-                </>
-              }
-            />
+            <Figure label="Win rate" testId="fig-ab-win-rate" value={formatShare(ab.win_rate, 0)} title="Candidate wins over decided votes; ties count half" />
+            <Figure label="Needed" testId="fig-ab-threshold" value={formatShare(round.config.win_rate_threshold, 0)} title="The round's win-rate threshold" />
             <Figure label="Judged pairs" value={`${ab.judged_pairs}/${ab.pairs}`} testId="fig-ab-judged" />
-            <Figure label="Cand. / champ. / tie" value={`${ab.candidate_wins} / ${ab.champion_wins} / ${ab.ties}`} />
+            <Figure label="W / L / T" value={`${ab.candidate_wins} / ${ab.champion_wins} / ${ab.ties}`} title="Votes for the candidate / for the champion / ties and both bad" />
           </>
         ) : null}
       </dl>
-      {typeof detail.error === "string" ? (
+      {st.status === "failed" && typeof detail.error === "string" ? (
         <p className="break-words text-xs text-bad" data-testid="step-error">
           {detail.error}
         </p>
@@ -675,7 +668,7 @@ export default function TrainingPage() {
     },
   });
 
-  const anyRunning = d.jobs.some((j) => j.status === "running") || d.rounds.some((r) => r.status === "running");
+  const anyRunning = d.jobs.some((j) => j.status === "running") || d.rounds.some((r) => r.status === "running" || r.status === "waiting_ab");
   const anyOnline = d.workers.some((w) => w.online);
   useEffect(() => {
     if (!anyRunning) return;

@@ -226,7 +226,8 @@ describe("training page", () => {
     expect(await step(page, "ppo").getByTestId("fig-ppo-objective-kl").textContent()).toBe("0.02");
     expect(await step(page, "evaluate").getByTestId("fig-evaluate-eval-task_accuracy").textContent()).toBe("60.0%");
     await expect.poll(() => step(page, "ab_test").getByTestId("fig-ab-judged").textContent()).toBe("0/3");
-    expect(await step(page, "ab_test").getByTestId("fig-ab-win-rate").textContent()).toContain("55% needed");
+    expect(await step(page, "ab_test").getByTestId("fig-ab-threshold").textContent()).toBe("55%");
+    expect(await step(page, "ppo").getByTestId("step-error").count(), "a retried step no longer shows its old error").toBe(0);
     await shoot(page, "training-ab");
     await page.getByRole("button", { name: "Keep champion" }).click();
     await expect.poll(() => page.getByTestId("round-state").textContent()).toContain("Succeeded");
