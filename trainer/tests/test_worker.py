@@ -351,7 +351,9 @@ def test_cancel_stops_within_seconds(fake, tmp_path, tiny_model):
     (fail,) = fake.bodies(f"/jobs/{job}/fail")
     assert fail == {"error": "cancelled", "cancelled": True}
     assert fake.bodies(f"/jobs/{job}/complete") == []
-    assert fake.bodies("/artifacts", "PUT") == [], "a cancelled job uploads nothing"
+    # (A resume point saved before the cancel arrived is fine; the model is never uploaded.)
+    kinds = [b["kind"] for b in fake.bodies("/artifacts", "PUT")]
+    assert "checkpoint" not in kinds, "a cancelled job uploads no model"
     lag = fake.when(f"/jobs/{job}/fail")[0] - cancel_at[0]
     assert lag < 5, f"worker took {lag:.1f}s to stop after cancel (run {time.time() - t0:.1f}s)"
 
