@@ -277,7 +277,7 @@ function StepCard({ round, step, title, jobs, progress, live, now, projectId }: 
           {d === null ? "" : formatDuration(d)}
         </span>
       </div>
-      <StateBadge state={st.status} testId="step-state" />
+      <StateBadge state={st.status} testId="step-state" label={step === "ab_test" && st.status === "running" ? "Collecting votes" : undefined} />
       {running.map((j) => (
         <div key={j.id}>
           <ProgressBar step={progress(j).step} total={progress(j).total} label={`${title}: job ${j.id} progress`} testId="step-progress" />

@@ -132,6 +132,7 @@ describe("training page", () => {
     await ppo.fill('{ "kl_coef": ');
     await form.getByText(/Not valid JSON/).waitFor();
     expect(await form.getByRole("button", { name: "Start round" }).isDisabled(), "invalid JSON blocks the submit").toBe(true);
+    await shoot(page, "training-form");
     await ppo.fill('{ "kl_coef": 0.05 }');
     await form.getByLabel("Prompts from").selectOption("task");
     await form.getByLabel("PPO reward").selectOption("task");
