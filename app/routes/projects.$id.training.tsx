@@ -739,7 +739,7 @@ export default function TrainingPage() {
         {round ? (
           <div className="flex flex-col gap-5">
             <Pipeline round={round} jobs={jobs} progress={progress} live={metricsByJob} now={now} projectId={d.project.id} />
-            {d.rounds.length > 1 ? <RoundsTable rounds={d.rounds} selected={round.id} onSelect={setSelected} /> : null}
+            <RoundsTable rounds={d.rounds} selected={round.id} onSelect={setSelected} />
           </div>
         ) : (
           <p className="text-sm text-muted">No rounds yet. A round snapshots the judgments, trains a reward model, runs PPO from the champion policy, evaluates the candidate and puts it in front of annotators in an A/B test.</p>

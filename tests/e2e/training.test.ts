@@ -42,7 +42,12 @@ class FakeWorker {
 
 /** Does the next job the way a real worker reports it (copied from tests/integration/rounds.test.ts). */
 async function runOneJob(w: FakeWorker): Promise<string> {
-  const c = await w.call("POST", "/claim", {});
+  // The round queues its next job when it hears the last one finished; give it a moment.
+  let c = await w.call("POST", "/claim", {});
+  for (let i = 0; c.status === 204 && i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    c = await w.call("POST", "/claim", {});
+  }
   expect(c.status, "a job is waiting").toBe(200);
   const job = c.body.job as { id: number; kind: string; params: Record<string, unknown> };
   await w.heartbeat(job.id, { progress: { step: 1, total: 1 }, metrics: [{ step: 1, values: { "objective/score": 0.5 } }] });
@@ -61,7 +66,6 @@ async function runOneJob(w: FakeWorker): Promise<string> {
   }
   const done = await w.call("POST", `/jobs/${job.id}/complete`, { outputs, result });
   expect(done.status, JSON.stringify(done.body)).toBe(200);
-  await new Promise((r) => setTimeout(r, 100)); // the round reacts to the job event
   return job.kind;
 }
 
