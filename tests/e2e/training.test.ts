@@ -149,6 +149,7 @@ describe("training page", () => {
     expect(await step(page, "snapshot").getByTestId("fig-snapshot-rows").textContent()).toBe("6");
     expect(await step(page, "reward").getAttribute("data-status")).toBe("running");
     expect(await step(page, "reward").getByTestId("step-state").textContent(), "state in words, not only color").toContain("Running");
+    expect(await page.getByTestId("round-row").count(), "the round list has the new round").toBe(1);
     const round = (await app.pw.services.rounds.list(researcher, projectId))[0]!;
     expect(round.config.ppo).toEqual({ kl_coef: 0.05 });
     expect(round.config.eval_prompts).toBe(4);
