@@ -121,6 +121,11 @@ export async function createApp(deps: AppDeps): Promise<PairwiseApp> {
     services.jobs.reclaimExpired().catch((e) => console.error("job lease reclaim failed:", e));
   }, 5000);
   reclaimTimer.unref();
+  // Expired annotation leases go back to the pool within a second.
+  const leaseTimer = setInterval(() => {
+    services.annotation.reclaimExpiredNow().catch((e) => console.error("annotation lease reclaim failed:", e));
+  }, 1000);
+  leaseTimer.unref();
 
   return {
     app,
@@ -129,6 +134,7 @@ export async function createApp(deps: AppDeps): Promise<PairwiseApp> {
     db,
     async close() {
       clearInterval(reclaimTimer);
+      clearInterval(leaseTimer);
       for (const t of autoDecide.values()) clearTimeout(t);
       await realtime.close();
       if (viteClose) await viteClose();

@@ -235,7 +235,17 @@ export class AnnotationService {
     this.q = hotQueries(db);
   }
 
-  /** Returns expired leases' slots to the pool. Cheap when nothing expired (an index range probe). */
+  /**
+   * Returns expired leases' slots to the pool. Runs on a timer (every second, server/app.ts), not
+   * on every `next`: until it runs, an expired lease still counts toward its pair's target, which
+   * can only under-fill a pair for a moment, never over-fill it; judgments check expiry themselves.
+   */
+  async reclaimExpiredNow(): Promise<number> {
+    const now = this.clock.now();
+    const n = await this.db.transaction().execute((trx) => this.reclaimExpired(trx, now));
+    return n;
+  }
+
   async reclaimExpired(trx: Executor, now: number): Promise<number> {
     const expired = await this.q.expired.all(trx, { now });
     for (const e of expired) {
@@ -256,11 +266,12 @@ export class AnnotationService {
     const target = project.judgmentsPerPair;
     const wantGold = project.quality.goldShare > 0 && this.goldDraw() < project.quality.goldShare;
     const result = await this.db.transaction().execute(async (trx) => {
-      await this.reclaimExpired(trx, now);
       const held = await this.q.held.first(trx, { userId: user.id, projectId, now, after: opts.after ?? -1 });
       if (held) return { assignment: held as Assignment, pair: held, created: false };
       const gold = wantGold ? await this.q.goldCandidate.first(trx, { projectId, userId: user.id }) : undefined;
-      const candidate = gold ?? (await this.q.candidate.first(trx, { projectId, target, userId: user.id }));
+      let candidate = gold ?? (await this.q.candidate.first(trx, { projectId, target, userId: user.id }));
+      // The pool looks empty: expired leases may be holding slots the timer hasn't freed yet.
+      if (!candidate && (await this.reclaimExpired(trx, now)) > 0) candidate = await this.q.candidate.first(trx, { projectId, target, userId: user.id });
       if (!candidate) return null;
       const assignment = await this.q.insertAssignment.first(trx, {
         projectId,
@@ -311,12 +322,6 @@ export class AnnotationService {
     if (!parsed.success) throw validationError(parsed.error.issues);
     const input = parsed.data;
     const now = this.clock.now();
-    // Access and scheme are read before the transaction: SQLite runs one transaction at a time on
-    // one connection, so the transaction body must only use `trx`.
-    const { project, paused: pausedBefore } = await this.accessForAssignment(user, assignmentId);
-    if (pausedBefore) throw new DomainError("forbidden", "Your work on this project is paused by quality control");
-    const issues = checkAgainstScheme(input, project.scheme);
-
     const receipt = await this.db.transaction().execute(async (trx) => {
       // A retried submit (same client key) returns the stored judgment and writes nothing.
       const prior = await this.q.prior.first(trx, { userId: user.id, key: input.idempotency_key });
@@ -328,7 +333,11 @@ export class AnnotationService {
       }
       const a = await this.q.assignment.first(trx, { id: assignmentId });
       if (!a) throw notFound("Assignment");
+      // Access inside the transaction (cached after the first call): non-members get 404.
+      const { project, paused } = await this.projects.requireMember(user, a.project_id, trx);
       if (a.annotator_id !== user.id) throw new DomainError("lease_foreign", "This assignment belongs to someone else");
+      if (paused) throw new DomainError("forbidden", "Your work on this project is paused by quality control");
+      const issues = checkAgainstScheme(input, project.scheme);
       if (issues.length) throw validationError(issues);
       if (a.status === "skipped") throw new DomainError("lease_expired", "This pair was skipped");
       if (a.status === "expired" || a.expires_at <= now) throw new DomainError("lease_expired", "This pair's time ran out");
@@ -375,16 +384,16 @@ export class AnnotationService {
         await this.q.markJudged.execute(trx, { id: a.id, now });
         await this.q.countJudged.execute(trx, { id: a.pair_id });
       }
-      let paused = false;
+      let pausedNow = false;
       if (a.gold === 1 && project.quality.pauseBelowGold) {
         const acc = await this.q.goldAccuracy.first(trx, { projectId: a.project_id, userId: user.id });
         if (acc && acc.n >= project.quality.goldMinJudgments && acc.correct / acc.n < project.quality.goldMinAccuracy) {
           await this.projects.setPaused(a.project_id, user.id, true, `gold accuracy ${(acc.correct / acc.n).toFixed(2)} under ${project.quality.goldMinAccuracy}`, trx);
-          paused = true;
+          pausedNow = true;
         }
       }
       return {
-        receipt: { judgment_id: inserted.id, duplicate: false, supersedes_id: supersedes, paused },
+        receipt: { judgment_id: inserted.id, duplicate: false, supersedes_id: supersedes, paused: pausedNow },
         event: { projectId: a.project_id, judgmentId: inserted.id, annotatorId: user.id, pairId: a.pair_id, createdAt: now, timeOnTaskMs: input.time_on_task_ms ?? null },
       };
     });

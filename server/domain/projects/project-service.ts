@@ -144,10 +144,10 @@ export class ProjectService {
     return toProjectView(row);
   }
 
-  async get(projectId: number): Promise<ProjectView | undefined> {
+  async get(projectId: number, executor: Executor = this.db): Promise<ProjectView | undefined> {
     const hit = this.projectCache.get(projectId);
     if (hit) return hit;
-    const p = await this.db.selectFrom("projects").selectAll().where("id", "=", projectId).executeTakeFirst();
+    const p = await executor.selectFrom("projects").selectAll().where("id", "=", projectId).executeTakeFirst();
     if (!p) return undefined;
     const view = toProjectView(p);
     if (this.projectCache.size > 1000) this.projectCache.clear();
@@ -155,12 +155,12 @@ export class ProjectService {
     return view;
   }
 
-  private async membership(projectId: number, userId: number): Promise<{ role: MemberRole | null; paused: boolean }> {
+  private async membership(projectId: number, userId: number, executor: Executor = this.db): Promise<{ role: MemberRole | null; paused: boolean }> {
     const key = `${projectId}:${userId}`;
     const now = this.clock.now();
     const hit = this.memberCache.get(key);
     if (hit && now - hit.at < ACCESS_CACHE_MS && now >= hit.at) return hit;
-    const m = await this.db
+    const m = await executor
       .selectFrom("project_members")
       .select(["role", "paused_at"])
       .where("project_id", "=", projectId)
@@ -216,12 +216,15 @@ export class ProjectService {
     return rows.map((p) => ({ ...toProjectView(p), memberRole: p.member_role }));
   }
 
-  /** Any member (or an admin) may see the project and annotate in it. */
-  async requireMember(user: SessionUser, projectId: number): Promise<Access> {
-    const project = await this.get(projectId);
+  /**
+   * Any member (or an admin) may see the project and annotate in it. Inside a transaction, pass
+   * its executor: SQLite's single connection is held by the transaction.
+   */
+  async requireMember(user: SessionUser, projectId: number, executor: Executor = this.db): Promise<Access> {
+    const project = await this.get(projectId, executor);
     if (!project) throw notFound("Project");
     if (user.role === "admin") return { project, memberRole: "admin", paused: false };
-    const m = await this.membership(projectId, user.id);
+    const m = await this.membership(projectId, user.id, executor);
     // Non-members get 404, not 403: a project's existence is not theirs to learn.
     if (!m.role) throw notFound("Project");
     return { project, memberRole: m.role, paused: m.paused };
