@@ -31,7 +31,7 @@ const { values } = parseArgs({
 async function childMain(task: string, dbPath: string, dir: string) {
   const { createServices, EventHub } = await import("../server/services.ts");
   const { db, sqlite } = openDb({ path: dbPath, synchronous: "NORMAL" });
-  const services = createServices({ db, sqlite, dataDir: dir, events: new EventHub() });
+  const services = createServices({ db, sqlite, dataDir: dir, events: new EventHub().events });
   const admin = { id: 1, email: "researcher@bench", name: "r", role: "admin" as const };
   let peak = process.memoryUsage().rss;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
