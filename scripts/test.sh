@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-node-deps.sh
 bash scripts/install-chromium.sh
+# The trainer's virtualenv first: integration tests run the real Python worker against the server.
+bash scripts/setup-python.sh
 
 echo "== typecheck"
 npm run typecheck
@@ -21,8 +23,6 @@ if ls tests/e2e/*.test.ts >/dev/null 2>&1; then
   npx vitest run --config vitest.e2e.config.ts
 fi
 
-if [ -f scripts/test-trainer.sh ]; then
-  echo "== trainer tests"
-  bash scripts/test-trainer.sh
-fi
+echo "== trainer tests"
+bash scripts/test-trainer.sh
 echo "== all test suites passed"

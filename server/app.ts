@@ -40,7 +40,7 @@ export async function createApp(deps: AppDeps): Promise<PairwiseApp> {
   await migrateToLatest(db);
 
   const hub = new EventHub();
-  const services = createServices({ db, sqlite, dataDir: config.dataDir, clock: deps.clock ?? systemClock, events: hub.events, sessionDays: config.sessionDays, random: deps.random, goldDraw: deps.goldDraw });
+  const services = createServices({ db, sqlite, dataDir: config.dataDir, clock: deps.clock ?? systemClock, events: hub.events, sessionDays: config.sessionDays, random: deps.random, goldDraw: deps.goldDraw, jobLeaseSeconds: config.jobLeaseSeconds, heartbeatSeconds: Math.max(1, Math.floor(config.jobLeaseSeconds / 6)) });
 
   const app = express();
   app.disable("x-powered-by");

@@ -17,6 +17,8 @@ const configSchema = z.object({
   PAIRWISE_MAX_JSON_BYTES: z.coerce.number().int().positive().default(256 * 1024),
   PAIRWISE_MAX_IMPORT_BYTES: z.coerce.number().int().positive().default(200 * 1024 * 1024),
   PAIRWISE_SESSION_DAYS: z.coerce.number().positive().default(14),
+  /** How long a worker's claim on a job lasts without a heartbeat. */
+  PAIRWISE_JOB_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(30),
   PAIRWISE_LOG_REQUESTS: z
     .enum(["0", "1"])
     .default("0")
@@ -35,6 +37,7 @@ export type Config = {
   maxImportBytes: number;
   sessionDays: number;
   logRequests: boolean;
+  jobLeaseSeconds: number;
 };
 
 export class ConfigError extends Error {}
@@ -60,5 +63,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxImportBytes: c.PAIRWISE_MAX_IMPORT_BYTES,
     sessionDays: c.PAIRWISE_SESSION_DAYS,
     logRequests: c.PAIRWISE_LOG_REQUESTS,
+    jobLeaseSeconds: c.PAIRWISE_JOB_LEASE_SECONDS,
   };
 }
