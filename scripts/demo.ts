@@ -28,6 +28,10 @@ const { values } = parseArgs({
     pairs: { type: "string", default: "64" },
     "round-timeout": { type: "string", default: "900" },
     keep: { type: "boolean", default: false },
+    // The tiny model needs a larger step than the literature's 1e-5 for 7B-scale reward models.
+    "reward-lr": { type: "string", default: "3e-4" },
+    "reward-epochs": { type: "string", default: "3" },
+    "ppo-reward": { type: "string", default: "reward_model" },
   },
 });
 if (!values.simulate) {
@@ -133,7 +137,8 @@ try {
     log(`round ${r}: ${judged} judgments from ${annotators.length} simulated annotators (noise ${NOISE}); training…`);
     const started = await call(adminToken, "POST", `/projects/${project.id}/rounds`, {
       prompts_source: "task",
-      ppo_reward: "reward_model",
+      ppo_reward: values["ppo-reward"] === "task" ? "task" : "reward_model",
+      reward: { learning_rate: Number(values["reward-lr"]), num_epochs: Number(values["reward-epochs"]) },
       eval_prompts: 64,
       ab_prompts: 32,
       fresh_prompts: Number(values.pairs),
@@ -153,7 +158,7 @@ try {
       if (Date.now() > deadline) throw new Error(`round ${r} timed out`);
       await new Promise((res) => setTimeout(res, 1500));
     }
-    await judgeEverything();
+    const abJudged = await judgeEverything();
     for (let i = 0; i < 20 && view.status !== "succeeded"; i++) {
       await new Promise((res) => setTimeout(res, 500));
       view = (await call(adminToken, "GET", `/rounds/${roundId}`)).body.round;
@@ -162,7 +167,7 @@ try {
     const rmDetail = view.steps.reward.detail as Record<string, unknown>;
     const rmAccuracy = rmDetail["eval/accuracy"] ?? rmDetail.accuracy ?? Object.entries(rmDetail).find(([k]) => k.includes("accuracy"))?.[1];
     const evalDetail = view.steps.evaluate.detail as Record<string, unknown>;
-    rows.push({ round: r, rmAccuracy, taskAccuracy: evalDetail["eval/task_accuracy"], winRate: view.ab?.win_rate, decision: view.decision, judged, seconds: (Date.now() - t0) / 1000 });
+    rows.push({ round: r, rmAccuracy, taskAccuracy: evalDetail["eval/task_accuracy"], winRate: view.ab?.win_rate, decision: view.decision, judged: judged + abJudged, seconds: (Date.now() - t0) / 1000 });
     const fmt = (x: unknown) => (typeof x === "number" ? x.toFixed(3) : String(x));
     log(`round ${r}: reward model held-out accuracy ${fmt(rmAccuracy)}, policy task accuracy ${fmt(evalDetail["eval/task_accuracy"])}, candidate win rate vs champion ${fmt(view.ab?.win_rate)} → ${view.decision}`);
   }
