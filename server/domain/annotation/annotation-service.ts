@@ -1,8 +1,8 @@
 import crypto from "node:crypto";
-import { sql } from "kysely";
+import { type ExpressionBuilder, sql } from "kysely";
 import { type Db, type Executor } from "../../db/database.ts";
 import { param, prepareQuery } from "../../db/prepared.ts";
-import { type Assignment, type Pair } from "../../db/schema.ts";
+import { type Assignment, type Database, type Pair } from "../../db/schema.ts";
 import { type SessionUser } from "../auth/auth-service.ts";
 import { type Content } from "../imports/records.ts";
 import { type ProjectService } from "../projects/project-service.ts";
@@ -52,6 +52,18 @@ function startOfUtcDay(ms: number): number {
 type Choice = "a" | "b" | "tie" | "both_bad";
 type Shown = "left" | "right" | "tie" | "both_bad";
 
+/** The pair `p` has not been leased to, judged or skipped by the annotator (`userId`). */
+const notTouchedByAnnotator = ({ not, exists, selectFrom }: ExpressionBuilder<Database & { p: Database["pairs"] }, "p">) =>
+  not(
+    exists(
+      selectFrom("assignments as a")
+        .select(sql`1`.as("one"))
+        .whereRef("a.pair_id", "=", "p.id")
+        .where("a.annotator_id", "=", param<number>("userId"))
+        .where("a.status", "in", ["active", "judged", "skipped"]),
+    ),
+  );
+
 /** The hot path's statements, built and compiled once (see server/db/prepared.ts). */
 function hotQueries(db: Db) {
   return {
@@ -86,17 +98,7 @@ function hotQueries(db: Db) {
         .where("p.project_id", "=", param<number>("projectId"))
         .where("p.claimed", "<", param<number>("target"))
         .where("p.gold", "=", 0)
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom("assignments as a")
-                .select(sql`1`.as("one"))
-                .whereRef("a.pair_id", "=", "p.id")
-                .where("a.annotator_id", "=", param<number>("userId"))
-                .where("a.status", "in", ["active", "judged", "skipped"]),
-            ),
-          ),
-        )
+        .where(notTouchedByAnnotator)
         .orderBy("p.claimed", "desc")
         .orderBy("p.id", "asc")
         .limit(1),
@@ -108,17 +110,7 @@ function hotQueries(db: Db) {
         .select(["p.id", "p.prompt", "p.response_a", "p.response_b"])
         .where("p.project_id", "=", param<number>("projectId"))
         .where("p.gold", "=", 1)
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom("assignments as a")
-                .select(sql`1`.as("one"))
-                .whereRef("a.pair_id", "=", "p.id")
-                .where("a.annotator_id", "=", param<number>("userId"))
-                .where("a.status", "in", ["active", "judged", "skipped"]),
-            ),
-          ),
-        )
+        .where(notTouchedByAnnotator)
         .orderBy("p.judged", "asc")
         .orderBy("p.id", "asc")
         .limit(1),
