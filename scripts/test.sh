@@ -8,6 +8,11 @@ bash scripts/install-node-deps.sh
 bash scripts/install-chromium.sh
 # The trainer's virtualenv first: integration tests run the real Python worker against the server.
 bash scripts/setup-python.sh
+# One tiny model for every suite that needs one (built once, ~1 min; data/ is git-ignored).
+if [ ! -f data/test-cache/tiny-base/config.json ]; then
+  trainer/.venv/bin/pairwise-train tiny-model --out data/test-cache/tiny-base
+fi
+export PAIRWISE_TINY_MODEL="$PWD/data/test-cache/tiny-base"
 
 echo "== typecheck"
 npm run typecheck
