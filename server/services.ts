@@ -57,7 +57,7 @@ export function createServices(opts: { db: Db; sqlite: SQLite.Database; dataDir:
   const auth = new AuthService(opts.db, clock, opts.sessionDays ?? 14);
   const projects = new ProjectService(opts.db, clock, opts.events);
   const imports = new ImportService(opts.db, clock, projects, opts.events);
-  const annotation = new AnnotationService(opts.db, clock, projects, opts.events, opts.random, opts.goldDraw);
+  const annotation = new AnnotationService(opts.db, clock, projects, opts.events, opts.random, opts.goldDraw, opts.sqlite);
   const quality = new QualityService(opts.db, projects, new JudgmentIndexRegistry(sqliteJudgmentSource(opts.sqlite)), opts.events);
   const exports = new ExportService(opts.db, clock, projects, quality, sqliteExportSource(opts.sqlite), opts.dataDir);
   const jobs = new JobService(opts.db, clock, projects, opts.events, opts.jobLeaseSeconds ?? 30, opts.heartbeatSeconds ?? 5);

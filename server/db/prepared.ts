@@ -50,3 +50,46 @@ export class PreparedQuery<Args extends Record<string, unknown>, Row> {
 export function prepareQuery<Args extends Record<string, unknown>, Row>(query: Compilable<Row>): PreparedQuery<Args, Row> {
   return new PreparedQuery<Args, Row>(query.compile());
 }
+
+/**
+ * The same compiled query bound to the raw better-sqlite3 connection, for code that runs a whole
+ * transaction synchronously (the annotation hot path). Use it only while holding Kysely's
+ * connection (`db.connection().execute(...)`), so no Kysely transaction is open meanwhile.
+ */
+export class SyncQuery<Args extends Record<string, unknown>, Row> {
+  private readonly stmt: import("better-sqlite3").Statement;
+  private readonly slots: (string | null)[];
+  private readonly params: readonly unknown[];
+
+  constructor(sqlite: import("better-sqlite3").Database, compiled: CompiledQuery<Row>) {
+    this.stmt = sqlite.prepare(compiled.sql);
+    this.params = compiled.parameters;
+    this.slots = compiled.parameters.map((p) => (isSlot(p) ? p[PARAM] : null));
+  }
+
+  private bind(args: Args): unknown[] {
+    return this.params.map((p, i) => {
+      const name = this.slots[i];
+      if (name === null || name === undefined) return p;
+      if (!(name in args)) throw new Error(`prepared query: missing value for ${name}`);
+      const v = args[name];
+      return typeof v === "boolean" ? (v ? 1 : 0) : v;
+    });
+  }
+
+  get(args: Args): Row | undefined {
+    return this.stmt.get(...this.bind(args)) as Row | undefined;
+  }
+
+  all(args: Args): Row[] {
+    return this.stmt.all(...this.bind(args)) as Row[];
+  }
+
+  run(args: Args): number {
+    return this.stmt.run(...this.bind(args)).changes;
+  }
+}
+
+export function prepareSync<Args extends Record<string, unknown>, Row>(sqlite: import("better-sqlite3").Database, query: Compilable<Row>): SyncQuery<Args, Row> {
+  return new SyncQuery<Args, Row>(sqlite, query.compile());
+}

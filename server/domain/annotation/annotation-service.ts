@@ -1,7 +1,8 @@
 import crypto from "node:crypto";
 import { type ExpressionBuilder, sql } from "kysely";
 import { type Db, type Executor } from "../../db/database.ts";
-import { param, prepareQuery } from "../../db/prepared.ts";
+import { param, prepareSync } from "../../db/prepared.ts";
+import type SQLite from "better-sqlite3";
 import { type Assignment, type Database, type Pair } from "../../db/schema.ts";
 import { type SessionUser } from "../auth/auth-service.ts";
 import { type Content } from "../imports/records.ts";
@@ -65,7 +66,8 @@ const notTouchedByAnnotator = ({ not, exists, selectFrom }: ExpressionBuilder<Da
   );
 
 /** The hot path's statements, built and compiled once (see server/db/prepared.ts). */
-function hotQueries(db: Db) {
+function hotQueries(db: Db, sqlite: SQLite.Database) {
+  const prepareQuery = <Args extends Record<string, unknown>, Row>(q: Parameters<typeof prepareSync<Args, Row>>[1]) => prepareSync<Args, Row>(sqlite, q);
   return {
     expired: prepareQuery<{ now: number }, { id: number; pair_id: number }>(
       db.selectFrom("assignments").select(["id", "pair_id"]).where("status", "=", "active").where("expires_at", "<=", param<number>("now")).limit(RECLAIM_BATCH),
@@ -203,6 +205,16 @@ function hotQueries(db: Db) {
       db.updateTable("assignments").set({ status: "judged", finished_at: param<number>("now") }).where("id", "=", param<number>("id")),
     ),
     countJudged: prepareQuery<{ id: number }, never>(db.updateTable("pairs").set({ judged: sql`judged + 1` }).where("id", "=", param<number>("id"))),
+    skip: prepareQuery<{ id: number; reason: string; now: number }, never>(
+      db.updateTable("assignments").set({ status: "skipped", skip_reason: param<string>("reason"), finished_at: param<number>("now") }).where("id", "=", param<number>("id")),
+    ),
+    pauseMember: prepareQuery<{ projectId: number; userId: number; now: number; reason: string }, never>(
+      db
+        .updateTable("project_members")
+        .set({ paused_at: param<number>("now"), pause_reason: param<string>("reason") })
+        .where("project_id", "=", param<number>("projectId"))
+        .where("user_id", "=", param<number>("userId")),
+    ),
   };
 }
 
@@ -223,8 +235,22 @@ export class AnnotationService {
     private readonly events: DomainEvents,
     private readonly random: () => number = () => crypto.randomInt(2),
     private readonly goldDraw: () => number = Math.random,
+    sqlite?: SQLite.Database,
   ) {
-    this.q = hotQueries(db);
+    if (!sqlite) throw new Error("AnnotationService needs the SQLite connection for its hot path");
+    this.sqlite = sqlite;
+    this.q = hotQueries(db, sqlite);
+  }
+
+  private readonly sqlite: SQLite.Database;
+
+  /**
+   * Runs `fn` as one synchronous SQLite transaction while holding Kysely's connection, so no
+   * Kysely transaction can be open at the same time. The hot path (next, judgment, skip) runs
+   * here: a handful of prepared statements with no awaits between them (decision 006).
+   */
+  private inTransaction<T>(fn: () => T): Promise<T> {
+    return this.db.connection().execute(async () => this.sqlite.transaction(fn)());
   }
 
   /**
@@ -234,15 +260,14 @@ export class AnnotationService {
    */
   async reclaimExpiredNow(): Promise<number> {
     const now = this.clock.now();
-    const n = await this.db.transaction().execute((trx) => this.reclaimExpired(trx, now));
-    return n;
+    return this.inTransaction(() => this.reclaimExpired(now));
   }
 
-  async reclaimExpired(trx: Executor, now: number): Promise<number> {
-    const expired = await this.q.expired.all(trx, { now });
+  /** Call only inside `inTransaction`. */
+  private reclaimExpired(now: number): number {
+    const expired = this.q.expired.all({ now });
     for (const e of expired) {
-      await this.q.expire.execute(trx, { id: e.id, now });
-      await this.q.unclaim.execute(trx, { id: e.pair_id });
+      if (this.q.expire.run({ id: e.id, now })) this.q.unclaim.run({ id: e.pair_id });
     }
     return expired.length;
   }
@@ -257,15 +282,15 @@ export class AnnotationService {
     const now = this.clock.now();
     const target = project.judgmentsPerPair;
     const wantGold = project.quality.goldShare > 0 && this.goldDraw() < project.quality.goldShare;
-    const result = await this.db.transaction().execute(async (trx) => {
-      const held = await this.q.held.first(trx, { userId: user.id, projectId, now, after: opts.after ?? -1 });
+    const result = await this.inTransaction(() => {
+      const held = this.q.held.get({ userId: user.id, projectId, now, after: opts.after ?? -1 });
       if (held) return { assignment: held as Assignment, pair: held, created: false };
-      const gold = wantGold ? await this.q.goldCandidate.first(trx, { projectId, userId: user.id }) : undefined;
-      let candidate = gold ?? (await this.q.candidate.first(trx, { projectId, target, userId: user.id }));
+      const gold = wantGold ? this.q.goldCandidate.get({ projectId, userId: user.id }) : undefined;
+      let candidate = gold ?? this.q.candidate.get({ projectId, target, userId: user.id });
       // The pool looks empty: expired leases may be holding slots the timer hasn't freed yet.
-      if (!candidate && (await this.reclaimExpired(trx, now)) > 0) candidate = await this.q.candidate.first(trx, { projectId, target, userId: user.id });
+      if (!candidate && this.reclaimExpired(now) > 0) candidate = this.q.candidate.get({ projectId, target, userId: user.id });
       if (!candidate) return null;
-      const assignment = await this.q.insertAssignment.first(trx, {
+      const assignment = this.q.insertAssignment.get({
         projectId,
         pairId: candidate.id,
         userId: user.id,
@@ -275,8 +300,8 @@ export class AnnotationService {
         gold: gold ? 1 : 0,
       });
       // Gold pairs are judged by everyone, so their counter carries no target.
-      const bumped = await this.q.claim.execute(trx, { id: candidate.id, target: gold ? Number.MAX_SAFE_INTEGER : target });
-      if (Number(bumped.numAffectedRows) !== 1 || !assignment) throw new DomainError("conflict", "The pair filled up meanwhile; try again");
+      const bumped = this.q.claim.run({ id: candidate.id, target: gold ? Number.MAX_SAFE_INTEGER : target });
+      if (bumped !== 1 || !assignment) throw new DomainError("conflict", "The pair filled up meanwhile; try again");
       return { assignment, pair: candidate, created: true };
     });
     if (!result) return null;
@@ -298,10 +323,10 @@ export class AnnotationService {
     return { ...pairToView(row as Assignment, row, project.leaseSeconds, project.schemeVersion), status: row.status };
   }
 
-  private async accessForAssignment(user: SessionUser, assignmentId: number) {
-    const head = await this.q.head.first(this.db, { id: assignmentId });
+  private async accessForAssignment(user: SessionUser, assignmentId: number, opts: { allowForeign?: boolean } = {}) {
+    const head = await this.db.connection().execute(async () => this.q.head.get({ id: assignmentId }));
     if (!head) throw notFound("Assignment");
-    if (head.annotator_id !== user.id) {
+    if (head.annotator_id !== user.id && !opts.allowForeign) {
       // Someone else's lease: 409 as the API promises, but only to members of that project.
       await this.projects.requireMember(user, head.project_id);
       throw new DomainError("lease_foreign", "This assignment belongs to someone else");
@@ -314,19 +339,19 @@ export class AnnotationService {
     if (!parsed.success) throw validationError(parsed.error.issues);
     const input = parsed.data;
     const now = this.clock.now();
-    const receipt = await this.db.transaction().execute(async (trx) => {
+    // Access first (cached per project member; non-members get 404), then one synchronous transaction.
+    const { project, paused } = await this.accessForAssignment(user, assignmentId, { allowForeign: true });
+    const receipt = this.inTransaction(() => {
       // A retried submit (same client key) returns the stored judgment and writes nothing.
-      const prior = await this.q.prior.first(trx, { userId: user.id, key: input.idempotency_key });
+      const prior = this.q.prior.get({ userId: user.id, key: input.idempotency_key });
       if (prior) {
         if (prior.assignment_id !== assignmentId) {
           throw new DomainError("conflict", "This idempotency key was already used for another assignment");
         }
         return { receipt: { judgment_id: prior.id, duplicate: true, supersedes_id: prior.supersedes_id }, event: null };
       }
-      const a = await this.q.assignment.first(trx, { id: assignmentId });
+      const a = this.q.assignment.get({ id: assignmentId });
       if (!a) throw notFound("Assignment");
-      // Access inside the transaction (cached after the first call): non-members get 404.
-      const { project, paused } = await this.projects.requireMember(user, a.project_id, trx);
       if (a.annotator_id !== user.id) throw new DomainError("lease_foreign", "This assignment belongs to someone else");
       if (paused) throw new DomainError("forbidden", "Your work on this project is paused by quality control");
       const issues = checkAgainstScheme(input, project.scheme);
@@ -337,50 +362,48 @@ export class AnnotationService {
       let supersedes: number | null = null;
       if (a.status === "judged") {
         // A correction within the lease: a new row that supersedes the latest one, never an update.
-        const latest = await this.q.latestJudgment.first(trx, { assignmentId: a.id });
-        supersedes = latest?.id ?? null;
+        supersedes = this.q.latestJudgment.get({ assignmentId: a.id })?.id ?? null;
       }
-      const pair = await this.q.pairProvenance.first(trx, { id: a.pair_id });
+      const pair = this.q.pairProvenance.get({ id: a.pair_id });
       if (!pair) throw notFound("Pair");
       const leftIsA = a.left_is_a === 1;
       const criteria = input.criteria
         ? Object.fromEntries(Object.entries(input.criteria).map(([k, v]) => [k, shownToCanonical(v, leftIsA)]))
         : null;
-      const rationale = input.rationale?.trim() || null;
-      const inserted = await this.q.insertJudgment.first(trx, {
-          project_id: a.project_id,
-          pair_id: a.pair_id,
-          assignment_id: a.id,
-          annotator_id: user.id,
-          choice: shownToCanonical(input.choice, leftIsA) as Choice,
-          choice_shown: input.choice,
-          left_is_a: a.left_is_a,
-          strength: input.strength ?? null,
-          criteria: criteria ? JSON.stringify(criteria) : null,
-          rationale,
-          flags: input.flags?.length ? JSON.stringify(input.flags) : null,
-          time_on_task_ms: input.time_on_task_ms ?? null,
-          idempotency_key: input.idempotency_key,
-          supersedes_id: supersedes,
-          scheme_version: project.schemeVersion,
-          model_a: pair.model_a,
-          model_b: pair.model_b,
-          checkpoint_a: pair.checkpoint_a,
-          checkpoint_b: pair.checkpoint_b,
-          response_a_sha256: sha256(pair.response_a),
-          response_b_sha256: sha256(pair.response_b),
-          created_at: now,
+      const inserted = this.q.insertJudgment.get({
+        project_id: a.project_id,
+        pair_id: a.pair_id,
+        assignment_id: a.id,
+        annotator_id: user.id,
+        choice: shownToCanonical(input.choice, leftIsA) as Choice,
+        choice_shown: input.choice,
+        left_is_a: a.left_is_a,
+        strength: input.strength ?? null,
+        criteria: criteria ? JSON.stringify(criteria) : null,
+        rationale: input.rationale?.trim() || null,
+        flags: input.flags?.length ? JSON.stringify(input.flags) : null,
+        time_on_task_ms: input.time_on_task_ms ?? null,
+        idempotency_key: input.idempotency_key,
+        supersedes_id: supersedes,
+        scheme_version: project.schemeVersion,
+        model_a: pair.model_a,
+        model_b: pair.model_b,
+        checkpoint_a: pair.checkpoint_a,
+        checkpoint_b: pair.checkpoint_b,
+        response_a_sha256: sha256(pair.response_a),
+        response_b_sha256: sha256(pair.response_b),
+        created_at: now,
       });
       if (!inserted) throw new Error("judgment insert returned no id");
       if (a.status === "active") {
-        await this.q.markJudged.execute(trx, { id: a.id, now });
-        await this.q.countJudged.execute(trx, { id: a.pair_id });
+        this.q.markJudged.run({ id: a.id, now });
+        this.q.countJudged.run({ id: a.pair_id });
       }
       let pausedNow = false;
       if (a.gold === 1 && project.quality.pauseBelowGold) {
-        const acc = await this.q.goldAccuracy.first(trx, { projectId: a.project_id, userId: user.id });
+        const acc = this.q.goldAccuracy.get({ projectId: a.project_id, userId: user.id });
         if (acc && acc.n >= project.quality.goldMinJudgments && acc.correct / acc.n < project.quality.goldMinAccuracy) {
-          await this.projects.setPaused(a.project_id, user.id, true, `gold accuracy ${(acc.correct / acc.n).toFixed(2)} under ${project.quality.goldMinAccuracy}`, trx);
+          this.q.pauseMember.run({ projectId: a.project_id, userId: user.id, now, reason: `gold accuracy ${(acc.correct / acc.n).toFixed(2)} under ${project.quality.goldMinAccuracy}` });
           pausedNow = true;
         }
       }
@@ -388,12 +411,16 @@ export class AnnotationService {
         receipt: { judgment_id: inserted.id, duplicate: false, supersedes_id: supersedes, paused: pausedNow },
         event: { projectId: a.project_id, judgmentId: inserted.id, annotatorId: user.id, pairId: a.pair_id, createdAt: now, timeOnTaskMs: input.time_on_task_ms ?? null },
       };
+    }).then((r) => {
+      if (r.receipt.paused) this.projects.forgetMembership(project.id, user.id);
+      return r;
     });
-    if (receipt.event) {
-      this.events.judgmentCreated(receipt.event);
-      this.events.progressChanged(receipt.event.projectId);
+    const done = await receipt;
+    if (done.event) {
+      this.events.judgmentCreated(done.event);
+      this.events.progressChanged(done.event.projectId);
     }
-    return receipt.receipt;
+    return done.receipt;
   }
 
   async skip(user: SessionUser, assignmentId: number, body: unknown): Promise<{ skipped: true }> {
@@ -401,14 +428,14 @@ export class AnnotationService {
     if (!parsed.success) throw validationError(parsed.error.issues);
     const now = this.clock.now();
     await this.accessForAssignment(user, assignmentId);
-    const projectId = await this.db.transaction().execute(async (trx) => {
-      const a = await trx.selectFrom("assignments").selectAll().where("id", "=", assignmentId).executeTakeFirst();
+    const projectId = await this.inTransaction(() => {
+      const a = this.q.assignment.get({ id: assignmentId });
       if (!a) throw notFound("Assignment");
       if (a.annotator_id !== user.id) throw new DomainError("lease_foreign", "This assignment belongs to someone else");
       if (a.status === "skipped") return null; // retried skip: already done
       if (a.status !== "active" || a.expires_at <= now) throw new DomainError("lease_expired", "This pair's time ran out or it was already judged");
-      await trx.updateTable("assignments").set({ status: "skipped", skip_reason: parsed.data.reason, finished_at: now }).where("id", "=", a.id).execute();
-      await trx.updateTable("pairs").set({ claimed: sql`claimed - 1` }).where("id", "=", a.pair_id).execute();
+      this.q.skip.run({ id: a.id, reason: parsed.data.reason, now });
+      this.q.unclaim.run({ id: a.pair_id });
       return a.project_id;
     });
     if (projectId !== null) this.events.progressChanged(projectId);

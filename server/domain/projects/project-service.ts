@@ -172,6 +172,11 @@ export class ProjectService {
     return entry;
   }
 
+  /** Drops a cached membership after a change made outside this service (the hot path's pause). */
+  forgetMembership(projectId: number, userId: number): void {
+    this.memberCache.delete(`${projectId}:${userId}`);
+  }
+
   /** Quality control pauses (or resumes) an annotator in one project. */
   async setPaused(projectId: number, userId: number, paused: boolean, reason: string | null, executor: Executor = this.db): Promise<void> {
     await executor
