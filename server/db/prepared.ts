@@ -56,6 +56,25 @@ export function prepareQuery<Args extends Record<string, unknown>, Row>(query: C
  * transaction synchronously (the annotation hot path). Use it only while holding Kysely's
  * connection (`db.connection().execute(...)`), so no Kysely transaction is open meanwhile.
  */
+// PAIRWISE_QUERY_STATS=1 prints per-statement time every 5 s (for profiling the hot path).
+const STATS = process.env.PAIRWISE_QUERY_STATS === "1";
+const stats = new Map<string, { n: number; ms: number }>();
+function timed<T>(sqlText: string, fn: () => T): T {
+  const t0 = performance.now();
+  const out = fn();
+  const e = stats.get(sqlText) ?? { n: 0, ms: 0 };
+  e.n++;
+  e.ms += performance.now() - t0;
+  stats.set(sqlText, e);
+  return out;
+}
+if (STATS) {
+  setInterval(() => {
+    const rows = [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12);
+    console.error(rows.map(([q, e]) => `${((e.ms / e.n) * 1000).toFixed(0).padStart(5)}µs ×${e.n} ${q.slice(0, 90)}`).join("\n") + "\n--");
+  }, 5000).unref();
+}
+
 export class SyncQuery<Args extends Record<string, unknown>, Row> {
   private readonly stmt: import("better-sqlite3").Statement;
   private readonly slots: (string | null)[];
@@ -78,6 +97,7 @@ export class SyncQuery<Args extends Record<string, unknown>, Row> {
   }
 
   get(args: Args): Row | undefined {
+    if (STATS) return timed(this.stmt.source, () => this.stmt.get(...this.bind(args)) as Row | undefined);
     return this.stmt.get(...this.bind(args)) as Row | undefined;
   }
 
@@ -86,6 +106,7 @@ export class SyncQuery<Args extends Record<string, unknown>, Row> {
   }
 
   run(args: Args): number {
+    if (STATS) return timed(this.stmt.source, () => this.stmt.run(...this.bind(args)).changes);
     return this.stmt.run(...this.bind(args)).changes;
   }
 }

@@ -244,13 +244,57 @@ export class AnnotationService {
 
   private readonly sqlite: SQLite.Database;
 
+  private pending: { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private flushScheduled = false;
+
   /**
-   * Runs `fn` as one synchronous SQLite transaction while holding Kysely's connection, so no
-   * Kysely transaction can be open at the same time. The hot path (next, judgment, skip) runs
-   * here: a handful of prepared statements with no awaits between them (decision 006).
+   * Runs `fn` synchronously inside SQLite while holding Kysely's connection, so no Kysely
+   * transaction can be open at the same time (decision 006). Calls arriving in the same event-loop
+   * turn share one transaction (group commit): each runs in its own SAVEPOINT, so a failing call
+   * rolls back only its own writes, and every caller hears back only after the COMMIT, so nothing
+   * is acknowledged before it is durable. One commit then pays for many requests.
    */
   private inTransaction<T>(fn: () => T): Promise<T> {
-    return this.db.connection().execute(async () => this.sqlite.transaction(fn)());
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (!batch.length) return;
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      await this.db.connection().execute(async () =>
+        this.sqlite.transaction(() => {
+          for (const op of batch) {
+            this.sqlite.exec("SAVEPOINT op");
+            try {
+              outcomes.push({ ok: true, value: op.fn() });
+              this.sqlite.exec("RELEASE op");
+            } catch (error) {
+              this.sqlite.exec("ROLLBACK TO op");
+              this.sqlite.exec("RELEASE op");
+              outcomes.push({ ok: false, error });
+            }
+          }
+        })(),
+      );
+    } catch (error) {
+      for (const op of batch) op.reject(error);
+      return;
+    }
+    batch.forEach((op, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) op.resolve(o.value);
+      else op.reject(o.error);
+    });
   }
 
   /**
