@@ -105,19 +105,27 @@ export type VoteRow = {
 
 /** Bulk reads for exports (raw statements; the builder's per-row cost dominates at 1M rows). */
 export function sqliteExportSource(sqlite: SQLite.Database) {
+  // No join: the few pairs that are gold or belong to a round are looked up from a small map.
   const votes = sqlite.prepare(
     `SELECT j.id, j.pair_id, j.assignment_id, j.annotator_id, j.source, j.choice, j.choice_shown, j.left_is_a, j.strength,
             j.criteria, j.rationale, j.flags, j.time_on_task_ms, j.idempotency_key, j.supersedes_id,
             0 AS superseded,
             j.scheme_version, j.model_a, j.model_b, j.checkpoint_a, j.checkpoint_b, j.response_a_sha256, j.response_b_sha256,
-            j.created_at, p.gold, p.round_id
-     FROM judgments j JOIN pairs p ON p.id = j.pair_id
+            j.created_at, 0 AS gold, NULL AS round_id
+     FROM judgments j
      WHERE +j.project_id = ? AND j.id > ? ORDER BY j.id LIMIT ?`,
   );
+  const markedPairs = sqlite.prepare("SELECT id, gold, round_id FROM pairs WHERE project_id = ? AND (gold = 1 OR round_id IS NOT NULL)").raw(true);
   const pairStmts = new Map<number, SQLite.Statement>();
   const votesRaw = sqlite.prepare(votes.source).raw(true);
   const supersededIds = sqlite.prepare("SELECT supersedes_id FROM judgments WHERE +project_id = ? AND supersedes_id IS NOT NULL").pluck(true);
   return {
+    /** Gold flag and round of every pair that has either (the rest are non-gold, no round). */
+    markedPairs(projectId: number): Map<number, { gold: number; round_id: number | null }> {
+      const m = new Map<number, { gold: number; round_id: number | null }>();
+      for (const r of markedPairs.iterate(projectId) as Iterable<[number, number, number | null]>) m.set(r[0], { gold: r[1], round_id: r[2] });
+      return m;
+    },
     /** Ids of judgments that a correction replaced (few: one per correction). */
     superseded(projectId: number): Set<number> {
       return new Set(supersededIds.all(projectId) as number[]);
@@ -134,7 +142,7 @@ export function sqliteExportSource(sqlite: SQLite.Database) {
       let stmt = pairStmts.get(ids.length);
       if (!stmt) {
         stmt = sqlite.prepare(
-          `SELECT id, prompt, response_a, response_b, model_a, model_b, metadata, round_id, gold, reference FROM pairs WHERE project_id = ? AND id IN (${ids.map(() => "?").join(",")}) ORDER BY id`,
+          `SELECT id, prompt, response_a, response_b, model_a, model_b, metadata, round_id, gold, reference FROM pairs WHERE +project_id = ? AND id IN (${ids.map(() => "?").join(",")}) ORDER BY id`,
         );
         if (pairStmts.size < 8) pairStmts.set(ids.length, stmt);
       }

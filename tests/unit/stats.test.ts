@@ -114,3 +114,20 @@ describe("Bradley-Terry", () => {
     expect(Array.from(again.lo)).toEqual(Array.from(lo));
   });
 });
+
+describe("large-sample shortcuts", () => {
+  it("κ from a confusion table equals κ from label lists", async () => {
+    const { kappaFromTable } = await import("../../server/domain/quality/stats.ts");
+    // The 2×2 example above as a table: [[15, 10], [5, 20]] with rows = rater a (0, 1).
+    expect(kappaFromTable([15, 10, 5, 20], 2)).toBeCloseTo(0.4, 12);
+  });
+
+  it("the normal approximation agrees with the exact test where both apply", async () => {
+    const { normalCdf } = await import("../../server/domain/quality/stats.ts");
+    expect(normalCdf(0)).toBeCloseTo(0.5, 7);
+    expect(normalCdf(1.959964)).toBeCloseTo(0.975, 5);
+    // n = 6000 takes the approximation; 3100 left of 6000: z ≈ 2.57 → p ≈ 0.0102.
+    expect(binomialTestTwoSided(3100, 6000)).toBeCloseTo(0.0102, 3);
+    expect(binomialTestTwoSided(3000, 6000)).toBe(1);
+  });
+});

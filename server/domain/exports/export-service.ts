@@ -226,7 +226,8 @@ export class ExportService {
 
   private async writePairs(projectId: number, f: ExportFilters, format: PairFormat, file: string, scrub: Scrubber) {
     const index = await this.quality.index(projectId);
-    const consensus = computeConsensus(index, { include: this.rowFilter(index, f) });
+    // Dawid–Skene only when the export asks for it (its label or its confidence filter).
+    const consensus = computeConsensus(index, { include: this.rowFilter(index, f), dawidSkene: f.label === "dawid_skene" || f.min_confidence !== undefined });
     const counts: Record<string, number> = { rows: 0, pairs_with_votes: 0, skipped_tie: 0, skipped_both_bad: 0, skipped_split: 0, skipped_min_agreement: 0, skipped_min_confidence: 0 };
     const chosenSide = new Map<number, { chosenA: boolean; margin: number; weight: number }>();
     for (let p = 0; p < index.pairIds.length; p++) {
@@ -292,6 +293,7 @@ export class ExportService {
     if (f.file === "csv") await out!.write(`${VOTE_COLUMNS.join(",")}\n`);
     const q = (v: unknown) => (v === null ? "null" : JSON.stringify(v));
     const supersededIds = this.source.superseded(projectId);
+    const marked = this.source.markedPairs(projectId);
     let after = 0;
     for (;;) {
       // Raw rows and hand-built lines: at a million votes, per-row objects cost more than SQLite.
@@ -300,10 +302,13 @@ export class ExportService {
       const records: Record<(typeof VOTE_COLUMNS)[number], unknown>[] = [];
       for (const r of this.source.votesRaw(projectId, after, VOTE_CHUNK)) {
         read++;
-        const [id, pairId, assignmentId, annotatorId, source, choice, choiceShown, leftIsA, strength, criteria, rationale, flags, timeMs, key, supersedesId, , schemeVersion, modelA, modelB, ckA, ckB, shaA, shaB, createdAt, gold, roundId] = r as [
+        const [id, pairId, assignmentId, annotatorId, source, choice, choiceShown, leftIsA, strength, criteria, rationale, flags, timeMs, key, supersedesId, , schemeVersion, modelA, modelB, ckA, ckB, shaA, shaB, createdAt] = r as [
           number, number, number, number, string, string, string, number, number | null, string | null, string | null, string | null, number | null, string, number | null, number, number, string | null, string | null, number | null, number | null, string, string, number, number, number | null,
         ];
         after = id;
+        const mark = marked.get(pairId);
+        const gold = mark?.gold ?? 0;
+        const roundId = mark?.round_id ?? null;
         const superseded = supersededIds.has(id) ? 1 : 0;
         if (superseded && !f.include_superseded) continue;
         if (f.source === "human" && source !== "human") continue;

@@ -7,7 +7,7 @@ export type Consensus = {
   majority: Int8Array;
   /** Share of votes for the majority class (agreement), 0 without votes. */
   majorityShare: Float32Array;
-  /** Dawid–Skene class and its posterior probability (annotator-quality weighted). */
+  /** Dawid–Skene class and its posterior probability (annotator-quality weighted); −1 / 0 when not computed. */
   dsLabel: Int8Array;
   dsConfidence: Float32Array;
   /** Mean signed strength of the votes for the majority side (1..4), 0 when none. */
@@ -24,7 +24,7 @@ const K = 4;
  */
 export function computeConsensus(
   index: ProjectJudgmentIndex,
-  opts: { iterations?: number; smoothing?: number; include?: (row: number) => boolean } = {},
+  opts: { iterations?: number; smoothing?: number; include?: (row: number) => boolean; dawidSkene?: boolean } = {},
 ): Consensus {
   const iterations = opts.iterations ?? 20;
   const smoothing = opts.smoothing ?? 1;
@@ -76,6 +76,10 @@ export function computeConsensus(
     for (let c = 0; c < K; c++) post[p * K + c] = m ? counts[p * K + c]! / m : 1 / K;
   }
 
+  const dsLabel = new Int8Array(nP).fill(-1);
+  const dsConfidence = new Float32Array(nP);
+  if (opts.dawidSkene === false) return { votes, majority, majorityShare, dsLabel, dsConfidence, meanStrength };
+
   // Dawid–Skene EM, initialised from vote shares.
   const conf = new Float64Array(nA * K * K);
   const prior = new Float64Array(K);
@@ -115,8 +119,6 @@ export function computeConsensus(
       for (let c = 0; c < K; c++) post[p * K + c] = Math.exp(logPost[p * K + c]! - mx) / s;
     }
   }
-  const dsLabel = new Int8Array(nP).fill(-1);
-  const dsConfidence = new Float32Array(nP);
   for (let p = 0; p < nP; p++) {
     if (!votes[p]) continue;
     let best = 0;

@@ -1,6 +1,6 @@
 import { type QualitySettings } from "../projects/project-service.ts";
 import { type ProjectJudgmentIndex } from "./judgment-index.ts";
-import { alphaFromCoincidences, binomialTestTwoSided, type BattleCounts, bradleyTerry, bradleyTerryBootstrap, cohenKappa } from "./stats.ts";
+import { alphaFromCoincidences, binomialTestTwoSided, type BattleCounts, bradleyTerry, bradleyTerryBootstrap, kappaFromTable } from "./stats.ts";
 
 export type AnnotatorQuality = {
   annotatorId: number;
@@ -237,38 +237,36 @@ export function computeQuality(index: ProjectJudgmentIndex, settings: QualitySet
     });
   }
 
-  // Cohen's κ for annotator pairs that share enough pairs: group each pair's labels, count
-  // co-labelled items per annotator pair.
-  const byPair = new Map<number, { a: number; c: number }[]>();
-  for (let r = 0; r < n; r++) {
-    if (!alive[r] || ai[r]) continue;
-    const p = pair[r]!;
-    let m = 0;
-    for (let k = 0; k < 4; k++) m += counts[p * 4 + k]!;
-    if (m < 2) continue;
-    let list = byPair.get(p);
-    if (!list) byPair.set(p, (list = []));
-    list.push({ a: ann[r]!, c: choice[r]! });
-  }
-  const co = new Map<number, { x: number[]; y: number[] }>();
-  for (const list of byPair.values()) {
-    for (let i = 0; i < list.length; i++) {
-      for (let j = i + 1; j < list.length; j++) {
-        let u = list[i]!;
-        let v = list[j]!;
-        if (u.a === v.a) continue;
-        if (u.a > v.a) [u, v] = [v, u];
-        const key = u.a * nAnn + v.a;
-        let e = co.get(key);
-        if (!e) co.set(key, (e = { x: [], y: [] }));
-        e.x.push(u.c);
-        e.y.push(v.c);
+  // Cohen's κ for annotator pairs that share enough pairs: group rows by pair (counting sort,
+  // no per-pair allocations), then count a 4×4 confusion table per annotator pair.
+  const start = new Int32Array(nPairs + 1);
+  for (let r = 0; r < n; r++) if (alive[r] && !ai[r]) start[pair[r]! + 1]!++;
+  for (let p = 0; p < nPairs; p++) start[p + 1]! += start[p]!;
+  const fill = start.slice(0, nPairs);
+  const rowsByPair = new Int32Array(start[nPairs]!);
+  for (let r = 0; r < n; r++) if (alive[r] && !ai[r]) rowsByPair[fill[pair[r]!]!++] = r;
+  const confusion = new Map<number, Int32Array>();
+  for (let p = 0; p < nPairs; p++) {
+    const lo = start[p]!;
+    const hi = start[p + 1]!;
+    if (hi - lo < 2) continue;
+    for (let i = lo; i < hi; i++) {
+      for (let j = i + 1; j < hi; j++) {
+        let ru = rowsByPair[i]!;
+        let rv = rowsByPair[j]!;
+        if (ann[ru] === ann[rv]) continue;
+        if (ann[ru]! > ann[rv]!) [ru, rv] = [rv, ru];
+        const key = ann[ru]! * nAnn + ann[rv]!;
+        let t = confusion.get(key);
+        if (!t) confusion.set(key, (t = new Int32Array(16)));
+        t[choice[ru]! * 4 + choice[rv]!]!++;
       }
     }
   }
-  const kappa = [...co.entries()]
-    .filter(([, e]) => e.x.length >= KAPPA_MIN_OVERLAP)
-    .map(([key, e]) => ({ a: index.annotatorIds[Math.floor(key / nAnn)]!, b: index.annotatorIds[key % nAnn]!, overlap: e.x.length, kappa: finite(cohenKappa(e.x, e.y)) }))
+  const kappa = [...confusion.entries()]
+    .map(([key, t]) => ({ key, t, overlap: t.reduce((a, b) => a + b, 0) }))
+    .filter((e) => e.overlap >= KAPPA_MIN_OVERLAP)
+    .map((e) => ({ a: index.annotatorIds[Math.floor(e.key / nAnn)]!, b: index.annotatorIds[e.key % nAnn]!, overlap: e.overlap, kappa: finite(kappaFromTable(e.t, 4)) }))
     .sort((x, y) => y.overlap - x.overlap)
     .slice(0, 100);
 

@@ -93,6 +93,27 @@ export function cohenKappa(a: readonly number[], b: readonly number[]): number {
   return (po - pe) / (1 - pe);
 }
 
+/** Cohen's κ from a K×K confusion table (row-major: rater one's label × rater two's label). */
+export function kappaFromTable(t: ArrayLike<number>, K: number): number {
+  let n = 0;
+  let agree = 0;
+  const rows = new Float64Array(K);
+  const cols = new Float64Array(K);
+  for (let i = 0; i < K; i++)
+    for (let j = 0; j < K; j++) {
+      const v = t[i * K + j]!;
+      n += v;
+      rows[i]! += v;
+      cols[j]! += v;
+      if (i === j) agree += v;
+    }
+  if (n === 0) return NaN;
+  let pe = 0;
+  for (let k = 0; k < K; k++) pe += (rows[k]! / n) * (cols[k]! / n);
+  if (pe === 1) return NaN;
+  return (agree / n - pe) / (1 - pe);
+}
+
 /** log Γ(x) by the Lanczos approximation (g = 7, n = 9), accurate to ~1e-13 for x > 0. */
 export function logGamma(x: number): number {
   const g = 7;
@@ -115,6 +136,14 @@ function logBinomPmf(k: number, n: number, p: number): number {
  */
 export function binomialTestTwoSided(k: number, n: number, p = 0.5): number {
   if (n === 0) return 1;
+  // Past a few thousand trials the exact sum costs O(n) per call; the normal approximation with a
+  // continuity correction is then accurate to well under 1e-3 (and p-values that small are moot).
+  if (n > 5000) {
+    const mean = n * p;
+    const sd = Math.sqrt(n * p * (1 - p));
+    const z = (Math.abs(k - mean) - 0.5) / sd;
+    return z <= 0 ? 1 : Math.min(1, 2 * (1 - normalCdf(z)));
+  }
   const logObs = logBinomPmf(k, n, p);
   const eps = 1e-7;
   let total = 0;
@@ -123,6 +152,14 @@ export function binomialTestTwoSided(k: number, n: number, p = 0.5): number {
     if (lp <= logObs + eps) total += Math.exp(lp);
   }
   return Math.min(1, total);
+}
+
+/** Φ(z), the standard normal CDF (Abramowitz & Stegun 7.1.26 erf, |error| < 1.5e-7). */
+export function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
 }
 
 export function median(xs: readonly number[]): number | null {
