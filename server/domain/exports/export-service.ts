@@ -326,8 +326,10 @@ export class ExportService {
         const scrubbedRationale = rationale === null ? null : scrub.text(rationale);
         const createdIso = new Date(createdAt).toISOString();
         if (f.file === "jsonl") {
-          // criteria and flags are stored as JSON written by JSON.stringify, so they embed as is.
-          text += `{"judgment_id":${id},"pair_id":${pairId},"assignment_id":${assignmentId},"annotator":${q(annotator)},"source":${q(source)},"choice":${q(choice)},"choice_shown":${q(choiceShown)},"left":"${leftIsA ? "a" : "b"}","strength":${strength ?? "null"},"criteria":${criteria ?? "null"},"rationale":${q(scrubbedRationale)},"flags":${flags ?? "[]"},"time_on_task_ms":${timeMs ?? "null"},"idempotency_key":${q(key)},"supersedes_id":${supersedesId ?? "null"},"superseded":${superseded === 1},"scheme_version":${schemeVersion},"model_a":${q(modelA)},"model_b":${q(modelB)},"checkpoint_a":${ckA ?? "null"},"checkpoint_b":${ckB ?? "null"},"response_a_sha256":${q(shaA)},"response_b_sha256":${q(shaB)},"gold":${gold === 1},"round_id":${roundId ?? "null"},"created_at":"${createdIso}"}\n`;
+          // criteria and flags are stored as JSON written by JSON.stringify, so they embed as is;
+          // annotator (a number or hex pseudonym), source, choices and hashes are plain ASCII tokens
+          // by construction, so they need no escaping. Free text goes through JSON.stringify.
+          text += `{"judgment_id":${id},"pair_id":${pairId},"assignment_id":${assignmentId},"annotator":"${annotator}","source":"${source}","choice":"${choice}","choice_shown":"${choiceShown}","left":"${leftIsA ? "a" : "b"}","strength":${strength ?? "null"},"criteria":${criteria ?? "null"},"rationale":${q(scrubbedRationale)},"flags":${flags ?? "[]"},"time_on_task_ms":${timeMs ?? "null"},"idempotency_key":${q(key)},"supersedes_id":${supersedesId ?? "null"},"superseded":${superseded === 1},"scheme_version":${schemeVersion},"model_a":${q(modelA)},"model_b":${q(modelB)},"checkpoint_a":${ckA ?? "null"},"checkpoint_b":${ckB ?? "null"},"response_a_sha256":"${shaA}","response_b_sha256":"${shaB}","gold":${gold === 1},"round_id":${roundId ?? "null"},"created_at":"${createdIso}"}\n`;
           if (text.length > 1 << 20) {
             await out!.write(text);
             text = "";
