@@ -229,7 +229,10 @@ export class ExportService {
     // Dawid–Skene only when the export asks for it (its label or its confidence filter).
     const consensus = computeConsensus(index, { include: this.rowFilter(index, f), dawidSkene: f.label === "dawid_skene" || f.min_confidence !== undefined });
     const counts: Record<string, number> = { rows: 0, pairs_with_votes: 0, skipped_tie: 0, skipped_both_bad: 0, skipped_split: 0, skipped_min_agreement: 0, skipped_min_confidence: 0 };
-    const chosenSide = new Map<number, { chosenA: boolean; margin: number; weight: number }>();
+    // Typed arrays over the index's dense pair numbers, not a map of objects: flat memory at 1M.
+    const chosenA = new Uint8Array(index.pairIds.length);
+    const keep = new Int32Array(index.pairIds.length);
+    let kept = 0;
     for (let p = 0; p < index.pairIds.length; p++) {
       if (!consensus.votes[p]) continue;
       counts.pairs_with_votes!++;
@@ -254,15 +257,21 @@ export class ExportService {
         counts.skipped_min_confidence!++;
         continue;
       }
-      const weight = f.label === "dawid_skene" ? consensus.dsConfidence[p]! : consensus.majorityShare[p]!;
-      chosenSide.set(index.pairIds[p]!, { chosenA: label === 0, margin: marginFromStrength(consensus.meanStrength[p]!), weight: Math.round(weight * 1e6) / 1e6 });
+      chosenA[p] = label === 0 ? 1 : 0;
+      keep[kept++] = p;
     }
-    const ids = [...chosenSide.keys()].sort((a, b) => a - b);
+    // Pair id order makes the file independent of the order judgments arrived in.
+    const dense = keep.subarray(0, kept).sort((x, y) => index.pairIds[x]! - index.pairIds[y]!);
     const out = new HashedFile(file);
-    for (let i = 0; i < ids.length; i += PAIR_CHUNK) {
+    for (let i = 0; i < dense.length; i += PAIR_CHUNK) {
       let text = "";
-      for (const row of this.source.pairs(projectId, ids.slice(i, i + PAIR_CHUNK))) {
-        const side = chosenSide.get(row.id)!;
+      const chunk = dense.subarray(i, i + PAIR_CHUNK);
+      const byId = new Map<number, number>();
+      for (const p of chunk) byId.set(index.pairIds[p]!, p);
+      for (const row of this.source.pairs(projectId, [...byId.keys()])) {
+        const p = byId.get(row.id)!;
+        const weight = f.label === "dawid_skene" ? consensus.dsConfidence[p]! : consensus.majorityShare[p]!;
+        const side = { chosenA: chosenA[p] === 1, margin: marginFromStrength(consensus.meanStrength[p]!), weight: Math.round(weight * 1e6) / 1e6 };
         const prompt = scrub.content(JSON.parse(row.prompt) as Content);
         const a = scrub.content(JSON.parse(row.response_a) as Content);
         const b = scrub.content(JSON.parse(row.response_b) as Content);
