@@ -223,7 +223,8 @@ export class RoundService {
         kind: "ppo",
         roundId: round.id,
         inputs: { ...policy.inputs, ...reward.inputs },
-        params: { name: `policy r${round.number}`, config: config.ppo, parent_checkpoint_id: champion.id, ...policy.params, ...reward.params, ...(await this.prompts(round.project_id, config, "train", config.ppo_prompts, round.number)) },
+        // The round's sampling settings apply to PPO's rollouts too; explicit PPO overrides win.
+        params: { name: `policy r${round.number}`, config: { temperature: config.temperature, max_new_tokens: config.max_new_tokens, ...config.ppo }, parent_checkpoint_id: champion.id, ...policy.params, ...reward.params, ...(await this.prompts(round.project_id, config, "train", config.ppo_prompts, round.number)) },
       });
       await this.markStep(round.id, "ppo", { status: "running", job_ids: [jobIdNew], started_at: now });
       await this.jobs.announce(jobIdNew);
@@ -239,7 +240,7 @@ export class RoundService {
         kind: "evaluate",
         roundId: round.id,
         inputs: { ...pol.inputs, ...refc.inputs, ...rmr.inputs },
-        params: { ...pol.params, ...refc.params, ...rmr.params, ...(config.prompts_source === "task" ? { reward: "task" } : {}), max_new_tokens: config.max_new_tokens, ...(await this.prompts(round.project_id, config, "heldout", config.eval_prompts)) },
+        params: { ...pol.params, ...refc.params, ...rmr.params, ...(config.prompts_source === "task" ? { reward: "task" } : {}), temperature: config.temperature, max_new_tokens: config.max_new_tokens, seed: config.seed, ...(await this.prompts(round.project_id, config, "heldout", config.eval_prompts)) },
       });
       await this.markStep(round.id, "evaluate", { status: "running", job_ids: [jobIdNew], started_at: now });
       await this.jobs.announce(jobIdNew);
