@@ -130,6 +130,14 @@ try {
     checkpoints: { model_a: baseCk.id },
   });
   await waitJob(gen.id, 300);
+  // The base policy on the same held-out prompts and sampling the rounds' evaluations use.
+  const baseEval = await s.jobs.createByUser(admin, project.id, {
+    kind: "evaluate",
+    params: { reward: "task", num_prompts: 64, seed: 7_777, temperature: 0.7, max_new_tokens: 6 },
+    checkpoints: { policy: baseCk.id, reference: baseCk.id },
+  });
+  const baseAccuracy = (await waitJob(baseEval.id, 300)).result?.["eval/task_accuracy"] as number | undefined;
+  log(`base policy task accuracy on the held-out prompts: ${baseAccuracy?.toFixed(3)}`);
   const rows: { round: number; rmAccuracy: unknown; taskAccuracy: unknown; winRate: unknown; decision: unknown; judged: number; seconds: number }[] = [];
   for (let r = 1; r <= ROUNDS; r++) {
     const t0 = Date.now();
@@ -171,6 +179,7 @@ try {
     const fmt = (x: unknown) => (typeof x === "number" ? x.toFixed(3) : String(x));
     log(`round ${r}: reward model held-out accuracy ${fmt(rmAccuracy)}, policy task accuracy ${fmt(evalDetail["eval/task_accuracy"])}, candidate win rate vs champion ${fmt(view.ab?.win_rate)} → ${view.decision}`);
   }
+  console.log(`\nbase policy task accuracy ${baseAccuracy?.toFixed(3) ?? "—"} (64 held-out prompts, T = 0.7)`);
   console.log("\nround  judgments  RM held-out acc  policy task acc  A/B win rate  decision        seconds");
   for (const row of rows) {
     const f = (x: unknown) => (typeof x === "number" ? x.toFixed(3) : "—").padStart(15);
