@@ -94,6 +94,10 @@ describe("training rounds", () => {
       await new Promise((r) => setTimeout(r, 50)); // the orchestrator reacts to job events
     }
     expect(kinds).toEqual(["train_reward", "ppo", "evaluate", "generate", "generate"]);
+    // The round's sampling settings reach PPO's rollouts and the evaluation.
+    const jobs = (await api(s, "GET", `/projects/${id}/jobs`, { token: res.token })).body.jobs as { kind: string; params: any }[];
+    expect(jobs.find((j) => j.kind === "ppo")!.params.config).toMatchObject({ temperature: 0.7, max_new_tokens: 64 });
+    expect(jobs.find((j) => j.kind === "evaluate")!.params).toMatchObject({ temperature: 0.7, max_new_tokens: 64, num_prompts: 4 });
     let view = (await api(s, "GET", `/rounds/${round.id}`, { token: res.token })).body.round;
     expect(view.status).toBe("waiting_ab");
     expect(view.steps.ppo.detail).toMatchObject({ "objective/kl": 0.02 });
