@@ -68,41 +68,6 @@ export type PairContentRow = {
   reference: string | null;
 };
 
-export const VOTE_ROW_COLUMNS = [
-  "id", "pair_id", "assignment_id", "annotator_id", "source", "choice", "choice_shown", "left_is_a", "strength", "criteria", "rationale", "flags",
-  "time_on_task_ms", "idempotency_key", "supersedes_id", "superseded", "scheme_version", "model_a", "model_b", "checkpoint_a", "checkpoint_b",
-  "response_a_sha256", "response_b_sha256", "created_at", "gold", "round_id",
-] as const;
-
-export type VoteRow = {
-  id: number;
-  pair_id: number;
-  assignment_id: number;
-  annotator_id: number;
-  source: string;
-  choice: string;
-  choice_shown: string;
-  left_is_a: number;
-  strength: number | null;
-  criteria: string | null;
-  rationale: string | null;
-  flags: string | null;
-  time_on_task_ms: number | null;
-  idempotency_key: string;
-  supersedes_id: number | null;
-  superseded: number;
-  scheme_version: number;
-  model_a: string | null;
-  model_b: string | null;
-  checkpoint_a: number | null;
-  checkpoint_b: number | null;
-  response_a_sha256: string;
-  response_b_sha256: string;
-  created_at: number;
-  gold: number;
-  round_id: number | null;
-};
-
 /** Bulk reads for exports (raw statements; the builder's per-row cost dominates at 1M rows). */
 export function sqliteExportSource(sqlite: SQLite.Database) {
   // No join: the few pairs that are gold or belong to a round are looked up from a small map.
@@ -117,7 +82,7 @@ export function sqliteExportSource(sqlite: SQLite.Database) {
   );
   const markedPairs = sqlite.prepare("SELECT id, gold, round_id FROM pairs WHERE project_id = ? AND (gold = 1 OR round_id IS NOT NULL)").raw(true);
   const pairStmts = new Map<number, SQLite.Statement>();
-  const votesRaw = sqlite.prepare(votes.source).raw(true);
+  const votesRaw = votes.raw(true);
   const supersededIds = sqlite.prepare("SELECT supersedes_id FROM judgments WHERE +project_id = ? AND supersedes_id IS NOT NULL").pluck(true);
   return {
     /** Gold flag and round of every pair that has either (the rest are non-gold, no round). */
@@ -130,10 +95,7 @@ export function sqliteExportSource(sqlite: SQLite.Database) {
     superseded(projectId: number): Set<number> {
       return new Set(supersededIds.all(projectId) as number[]);
     },
-    votes(projectId: number, afterId: number, limit: number): VoteRow[] {
-      return votes.all(projectId, afterId, limit) as VoteRow[];
-    },
-    /** The same rows as arrays in VOTE_ROW_COLUMNS order (no per-row objects). */
+    /** Vote rows as arrays in the SELECT's column order (no per-row objects at a million rows). */
     votesRaw(projectId: number, afterId: number, limit: number): Iterable<unknown[]> {
       return votesRaw.iterate(projectId, afterId, limit) as Iterable<unknown[]>;
     },

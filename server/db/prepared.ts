@@ -6,7 +6,7 @@ type Slot = { [PARAM]: string };
 
 /**
  * A placeholder for a value supplied at execution time. Typed as the column's type so builder
- * calls type-check; at run time it is a marker object that `prepareQuery` finds again.
+ * calls type-check; at run time it is a marker object that `prepareSync` finds again.
  */
 export function param<T>(name: string): T {
   return { [PARAM]: name } as unknown as T;
@@ -17,44 +17,11 @@ function isSlot(v: unknown): v is Slot {
 }
 
 /**
- * A Kysely query built and compiled once, executed many times with new values. The hot path
- * (next → judgment) runs ~15 statements per cycle; rebuilding and recompiling each one cost more
- * than SQLite took to run it (see docs/benchmarks.md).
- */
-export class PreparedQuery<Args extends Record<string, unknown>, Row> {
-  private readonly slots: (string | null)[];
-
-  constructor(private readonly compiled: CompiledQuery<Row>) {
-    this.slots = compiled.parameters.map((p) => (isSlot(p) ? p[PARAM] : null));
-  }
-
-  execute(executor: Executor, args: Args): Promise<QueryResult<Row>> {
-    const parameters = this.compiled.parameters.map((p, i) => {
-      const name = this.slots[i];
-      if (name === null || name === undefined) return p;
-      if (!(name in args)) throw new Error(`prepared query: missing value for ${name}`);
-      return args[name];
-    });
-    return executor.executeQuery<Row>({ ...this.compiled, parameters });
-  }
-
-  async first(executor: Executor, args: Args): Promise<Row | undefined> {
-    return (await this.execute(executor, args)).rows[0];
-  }
-
-  async all(executor: Executor, args: Args): Promise<Row[]> {
-    return (await this.execute(executor, args)).rows;
-  }
-}
-
-export function prepareQuery<Args extends Record<string, unknown>, Row>(query: Compilable<Row>): PreparedQuery<Args, Row> {
-  return new PreparedQuery<Args, Row>(query.compile());
-}
-
-/**
- * The same compiled query bound to the raw better-sqlite3 connection, for code that runs a whole
- * transaction synchronously (the annotation hot path). Use it only while holding Kysely's
- * connection (`db.connection().execute(...)`), so no Kysely transaction is open meanwhile.
+ * A query written with Kysely's builder, compiled once, and bound to the raw better-sqlite3
+ * connection, for code that runs a whole transaction synchronously (the annotation hot path,
+ * decision 006): building and compiling per call cost more than SQLite took to run it. Use it
+ * only while holding Kysely's connection (`db.connection().execute(...)`), so no Kysely
+ * transaction is open meanwhile.
  */
 // PAIRWISE_QUERY_STATS=1 prints per-statement time every 5 s (for profiling the hot path).
 const STATS = process.env.PAIRWISE_QUERY_STATS === "1";

@@ -67,16 +67,16 @@ const notTouchedByAnnotator = ({ not, exists, selectFrom }: ExpressionBuilder<Da
 
 /** The hot path's statements, built and compiled once (see server/db/prepared.ts). */
 function hotQueries(db: Db, sqlite: SQLite.Database) {
-  const prepareQuery = <Args extends Record<string, unknown>, Row>(q: Parameters<typeof prepareSync<Args, Row>>[1]) => prepareSync<Args, Row>(sqlite, q);
+  const prepare = <Args extends Record<string, unknown>, Row>(q: Parameters<typeof prepareSync<Args, Row>>[1]) => prepareSync<Args, Row>(sqlite, q);
   return {
-    expired: prepareQuery<{ now: number }, { id: number; pair_id: number }>(
+    expired: prepare<{ now: number }, { id: number; pair_id: number }>(
       db.selectFrom("assignments").select(["id", "pair_id"]).where("status", "=", "active").where("expires_at", "<=", param<number>("now")).limit(RECLAIM_BATCH),
     ),
-    expire: prepareQuery<{ id: number; now: number }, never>(
+    expire: prepare<{ id: number; now: number }, never>(
       db.updateTable("assignments").set({ status: "expired", finished_at: param<number>("now") }).where("id", "=", param<number>("id")).where("status", "=", "active"),
     ),
-    unclaim: prepareQuery<{ id: number }, never>(db.updateTable("pairs").set({ claimed: sql`claimed - 1` }).where("id", "=", param<number>("id"))),
-    held: prepareQuery<{ userId: number; projectId: number; now: number; after: number }, Assignment & Pick<Pair, "prompt" | "response_a" | "response_b">>(
+    unclaim: prepare<{ id: number }, never>(db.updateTable("pairs").set({ claimed: sql`claimed - 1` }).where("id", "=", param<number>("id"))),
+    held: prepare<{ userId: number; projectId: number; now: number; after: number }, Assignment & Pick<Pair, "prompt" | "response_a" | "response_b">>(
       db
         .selectFrom("assignments")
         .innerJoin("pairs", "pairs.id", "assignments.pair_id")
@@ -93,7 +93,7 @@ function hotQueries(db: Db, sqlite: SQLite.Database) {
     ),
     // Closest to completion first (most claimed), then oldest: finishes pairs instead of
     // spreading a few judgments over many.
-    candidate: prepareQuery<{ projectId: number; target: number; userId: number }, Pick<Pair, "id" | "prompt" | "response_a" | "response_b">>(
+    candidate: prepare<{ projectId: number; target: number; userId: number }, Pick<Pair, "id" | "prompt" | "response_a" | "response_b">>(
       db
         .selectFrom("pairs as p")
         .select(["p.id", "p.prompt", "p.response_a", "p.response_b"])
@@ -106,7 +106,7 @@ function hotQueries(db: Db, sqlite: SQLite.Database) {
         .limit(1),
     ),
     // Gold pairs: any the annotator has not seen, least-judged first; no target applies.
-    goldCandidate: prepareQuery<{ projectId: number; userId: number }, Pick<Pair, "id" | "prompt" | "response_a" | "response_b">>(
+    goldCandidate: prepare<{ projectId: number; userId: number }, Pick<Pair, "id" | "prompt" | "response_a" | "response_b">>(
       db
         .selectFrom("pairs as p")
         .select(["p.id", "p.prompt", "p.response_a", "p.response_b"])
@@ -117,7 +117,7 @@ function hotQueries(db: Db, sqlite: SQLite.Database) {
         .orderBy("p.id", "asc")
         .limit(1),
     ),
-    goldAccuracy: prepareQuery<{ projectId: number; userId: number }, { n: number; correct: number }>(
+    goldAccuracy: prepare<{ projectId: number; userId: number }, { n: number; correct: number }>(
       db
         .selectFrom("judgments as j")
         .innerJoin("pairs as p", "p.id", "j.pair_id")
@@ -127,7 +127,7 @@ function hotQueries(db: Db, sqlite: SQLite.Database) {
         .where("p.gold", "=", 1)
         .where(({ not, exists, selectFrom }) => not(exists(selectFrom("judgments as j2").select(sql`1`.as("one")).whereRef("j2.supersedes_id", "=", "j.id")))),
     ),
-    insertAssignment: prepareQuery<{ projectId: number; pairId: number; userId: number; leftIsA: number; now: number; expiresAt: number; gold: number }, Assignment>(
+    insertAssignment: prepare<{ projectId: number; pairId: number; userId: number; leftIsA: number; now: number; expiresAt: number; gold: number }, Assignment>(
       db
         .insertInto("assignments")
         .values({
@@ -144,27 +144,27 @@ function hotQueries(db: Db, sqlite: SQLite.Database) {
         })
         .returningAll(),
     ),
-    claim: prepareQuery<{ id: number; target: number }, never>(
+    claim: prepare<{ id: number; target: number }, never>(
       db.updateTable("pairs").set({ claimed: sql`claimed + 1` }).where("id", "=", param<number>("id")).where("claimed", "<", param<number>("target")),
     ),
-    head: prepareQuery<{ id: number }, Pick<Assignment, "project_id" | "annotator_id">>(
+    head: prepare<{ id: number }, Pick<Assignment, "project_id" | "annotator_id">>(
       db.selectFrom("assignments").select(["project_id", "annotator_id"]).where("id", "=", param<number>("id")),
     ),
-    prior: prepareQuery<{ userId: number; key: string }, { id: number; assignment_id: number; supersedes_id: number | null }>(
+    prior: prepare<{ userId: number; key: string }, { id: number; assignment_id: number; supersedes_id: number | null }>(
       db
         .selectFrom("judgments")
         .select(["id", "assignment_id", "supersedes_id"])
         .where("annotator_id", "=", param<number>("userId"))
         .where("idempotency_key", "=", param<string>("key")),
     ),
-    assignment: prepareQuery<{ id: number }, Assignment>(db.selectFrom("assignments").selectAll().where("id", "=", param<number>("id"))),
-    latestJudgment: prepareQuery<{ assignmentId: number }, { id: number }>(
+    assignment: prepare<{ id: number }, Assignment>(db.selectFrom("assignments").selectAll().where("id", "=", param<number>("id"))),
+    latestJudgment: prepare<{ assignmentId: number }, { id: number }>(
       db.selectFrom("judgments").select("id").where("assignment_id", "=", param<number>("assignmentId")).orderBy("id", "desc").limit(1),
     ),
-    pairProvenance: prepareQuery<{ id: number }, Pick<Pair, "response_a" | "response_b" | "model_a" | "model_b" | "checkpoint_a" | "checkpoint_b">>(
+    pairProvenance: prepare<{ id: number }, Pick<Pair, "response_a" | "response_b" | "model_a" | "model_b" | "checkpoint_a" | "checkpoint_b">>(
       db.selectFrom("pairs").select(["response_a", "response_b", "model_a", "model_b", "checkpoint_a", "checkpoint_b"]).where("id", "=", param<number>("id")),
     ),
-    insertJudgment: prepareQuery<
+    insertJudgment: prepare<
       {
         project_id: number; pair_id: number; assignment_id: number; annotator_id: number; choice: Choice; choice_shown: Shown; left_is_a: number;
         strength: number | null; criteria: string | null; rationale: string | null; flags: string | null; time_on_task_ms: number | null;
@@ -201,14 +201,14 @@ function hotQueries(db: Db, sqlite: SQLite.Database) {
         })
         .returning("id"),
     ),
-    markJudged: prepareQuery<{ id: number; now: number }, never>(
+    markJudged: prepare<{ id: number; now: number }, never>(
       db.updateTable("assignments").set({ status: "judged", finished_at: param<number>("now") }).where("id", "=", param<number>("id")),
     ),
-    countJudged: prepareQuery<{ id: number }, never>(db.updateTable("pairs").set({ judged: sql`judged + 1` }).where("id", "=", param<number>("id"))),
-    skip: prepareQuery<{ id: number; reason: string; now: number }, never>(
+    countJudged: prepare<{ id: number }, never>(db.updateTable("pairs").set({ judged: sql`judged + 1` }).where("id", "=", param<number>("id"))),
+    skip: prepare<{ id: number; reason: string; now: number }, never>(
       db.updateTable("assignments").set({ status: "skipped", skip_reason: param<string>("reason"), finished_at: param<number>("now") }).where("id", "=", param<number>("id")),
     ),
-    pauseMember: prepareQuery<{ projectId: number; userId: number; now: number; reason: string }, never>(
+    pauseMember: prepare<{ projectId: number; userId: number; now: number; reason: string }, never>(
       db
         .updateTable("project_members")
         .set({ paused_at: param<number>("now"), pause_reason: param<string>("reason") })
