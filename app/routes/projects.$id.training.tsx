@@ -28,7 +28,7 @@ export async function loader({ context, request, params }: LoaderFunctionArgs) {
   const { project, memberRole } = await orRespond(context.services.projects.requireMember(user, projectId));
   if (memberRole === "annotator") throw redirect(`/projects/${projectId}/annotate`);
   const s = context.services;
-  const [rounds, checkpoints, jobs, workers] = await Promise.all([s.rounds.list(user, projectId), s.checkpoints.list(user, projectId), s.jobs.list(user, projectId), s.jobs.listWorkers()]);
+  const [rounds, checkpoints, jobs, workers] = await Promise.all([s.rounds.list(user, projectId), s.checkpoints.list(user, projectId), s.jobs.list(user, projectId), s.jobs.listWorkers(user)]);
   // Running jobs' latest metrics, so a step shows its figures before the next heartbeat arrives.
   const latest: Record<number, Record<string, number>> = {};
   for (const j of jobs.filter((j) => j.status === "running")) latest[j.id] = lastValues((await s.jobs.detail(user, j.id)).metrics);

@@ -332,8 +332,7 @@ export function createApiRouter(services: Services, opts: ApiOptions): express.R
   router.get(
     "/workers",
     authed(async (req) => {
-      if (req.user.role === "annotator") throw new DomainError("forbidden", "Only researchers and admins can see workers");
-      return { workers: await services.jobs.listWorkers() };
+      return { workers: await services.jobs.listWorkers(req.user) };
     }),
   );
 

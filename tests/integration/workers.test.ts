@@ -42,6 +42,8 @@ describe("worker protocol", () => {
     expect((await api(s, "POST", "/worker/claim", { token: res.token, json: {} })).status, "a user token is no worker token").toBe(401);
     const ann = await makeUser(s, "ann@example.com", "annotator");
     expect((await api(s, "POST", "/workers", { token: ann.token, json: { name: "x" } })).status).toBe(403);
+    expect((await api(s, "GET", "/workers", { token: ann.token })).status, "annotators cannot list workers").toBe(403);
+    expect((await api(s, "GET", "/workers", { token: res.token })).body.workers.map((x: { name: string }) => x.name)).toEqual(["w1"]);
     expect((await api(s, "POST", `/projects/${id}/jobs`, { token: ann.token, json: { kind: "generate" } })).status).toBe(404);
   });
 

@@ -170,7 +170,9 @@ export class JobService {
     return { worker_id: worker.id, heartbeat_seconds: this.heartbeatSeconds, lease_seconds: this.leaseSeconds };
   }
 
-  async listWorkers() {
+  /** Workers serve every project, so any researcher or admin may see them; annotators may not. */
+  async listWorkers(user: SessionUser) {
+    if (user.role === "annotator") throw new DomainError("forbidden", "Only researchers and admins can see workers");
     const now = this.clock.now();
     const rows = await this.db
       .selectFrom("workers")
