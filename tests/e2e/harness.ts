@@ -21,7 +21,7 @@ export type E2E = {
  * The real app (built Remix + REST + socket.io) on a free port, with a throwaway SQLite file.
  * Expects `npx remix vite:build` to have produced build/server/index.js and build/client.
  */
-export async function startApp(): Promise<E2E> {
+export async function startApp(opts: { random?: () => number } = {}): Promise<E2E> {
   const buildFile = path.resolve("build/server/index.js");
   if (!fs.existsSync(buildFile)) throw new Error("build/server/index.js is missing: run `npx remix vite:build` before the browser tests");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pairwise-e2e-"));
@@ -36,6 +36,7 @@ export async function startApp(): Promise<E2E> {
   const pw = await createApp({
     config,
     remix: { kind: "build", buildPath: pathToFileURL(buildFile).href, clientDir: path.resolve("build/client") },
+    random: opts.random,
   });
   await new Promise<void>((r) => pw.httpServer.listen(0, "127.0.0.1", () => r()));
   const addr = pw.httpServer.address();

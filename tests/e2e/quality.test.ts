@@ -46,7 +46,10 @@ async function annotatorNames(page: Page): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  app = await startApp();
+  // Which side is shown on the left is random per assignment; the always-left annotator's votes
+  // (and so the leaderboard's order) depend on it, so the side sequence is fixed here.
+  let sideSeed = 12345;
+  app = await startApp({ random: () => ((sideSeed = (sideSeed * 1103515245 + 12345) & 0x7fffffff) >> 16) & 1 });
   browser = await launchBrowser();
   researcher = await makeUser(app, "quality-res@example.com", "researcher", "Quinn Researcher");
   annotators = [
