@@ -7,6 +7,7 @@ import * as qualityExports from "./migrations/2026-11-28T01-00_quality_exports.t
 import * as jobsWorkers from "./migrations/2026-11-28T02-00_jobs_workers.ts";
 import * as rounds from "./migrations/2026-11-28T03-00_rounds.ts";
 import * as generationBackends from "./migrations/2026-11-28T04-00_generation_backends.ts";
+import * as hybridFeedback from "./migrations/2026-11-29T00-00_hybrid_feedback.ts";
 import { type Database } from "./schema.ts";
 
 export type Db = KyselyType<Database>;
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   "2026-11-28T02-00_jobs_workers": jobsWorkers,
   "2026-11-28T03-00_rounds": rounds,
   "2026-11-28T04-00_generation_backends": generationBackends,
+  "2026-11-29T00-00_hybrid_feedback": hybridFeedback,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

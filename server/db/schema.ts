@@ -45,6 +45,8 @@ export interface ProjectsTable {
   quality: Generated<string>;
   pseudonym_salt: string | null;
   generation: Generated<string>;
+  /** Hybrid human–AI settings (routing, active learning, assist, rewrites), JSON. */
+  hybrid: Generated<string>;
 }
 
 export interface ProjectSecretsTable {
@@ -106,7 +108,18 @@ export interface PairsTable {
   /** A pair with a known answer (`reference`) used to measure annotators. */
   gold: Generated<number>;
   round_id: number | null;
+  /** Who labels the pair: people, an AI judge, an AI judge audited by people, or known (a rewrite). */
+  route: Generated<PairRoute>;
+  /** Expected information of a human label (active learning); the human queue takes higher first. */
+  priority: Generated<number>;
+  priority_strategy: Generated<string | null>;
+  /** Fixed random order key in [0, 1) for the unbiased share of the queue. */
+  rand_key: Generated<number>;
+  /** A rewrite pair: the pair whose response was rewritten. */
+  derived_from: Generated<number | null>;
 }
+
+export type PairRoute = "human" | "ai" | "audit" | "known";
 
 export type AssignmentStatus = "active" | "judged" | "skipped" | "expired";
 
@@ -122,6 +135,10 @@ export interface AssignmentsTable {
   finished_at: number | null;
   skip_reason: string | null;
   gold: Generated<number>;
+  /** Why the queue served this pair: order, random, uncertainty, disagreement, ensemble, gold, audit. */
+  strategy: Generated<string | null>;
+  /** Assist arm for this lease: none (control), before or after; null when assist was off. */
+  assist: Generated<"none" | "before" | "after" | null>;
 }
 
 export interface JudgmentsTable {
@@ -148,6 +165,60 @@ export interface JudgmentsTable {
   checkpoint_b: number | null;
   response_a_sha256: string;
   response_b_sha256: string;
+  created_at: number;
+  /** AI judgments: the judge, its version and its confidence in the label. */
+  judge_id: Generated<number | null>;
+  judge_version: Generated<number | null>;
+  confidence: Generated<number | null>;
+}
+
+export type JudgeKind = "reward_model" | "llm";
+
+export interface JudgesTable {
+  id: Generated<number>;
+  project_id: number;
+  kind: JudgeKind;
+  name: string;
+  version: Generated<number>;
+  config: string;
+  /** The judge's own (login-disabled) user, so its labels are ordinary judgment rows. */
+  bot_user_id: number;
+  enabled: Generated<number>;
+  created_by: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface JudgeVerdictsTable {
+  id: Generated<number>;
+  project_id: number;
+  pair_id: number;
+  judge_id: number;
+  judge_version: number;
+  /** P(response A is better), or null when the judge gave no usable answer. */
+  p_a: number | null;
+  choice: "a" | "b" | "tie" | null;
+  /** max(p_a, 1 - p_a). */
+  confidence: number | null;
+  /** LLM judges: 1 when both presentation orders agree, 0 when they do not. */
+  consistent: number | null;
+  /** Reward-model ensembles: each member's P(A better), JSON. */
+  members: string | null;
+  raw_output: string;
+  job_id: number | null;
+  created_at: number;
+}
+
+export interface RewritesTable {
+  id: Generated<number>;
+  project_id: number;
+  pair_id: number;
+  judgment_id: number;
+  annotator_id: number;
+  side: "a" | "b";
+  original: string;
+  rewrite: string;
+  derived_pair_id: number | null;
   created_at: number;
 }
 
@@ -275,6 +346,9 @@ export interface RoundsTable {
 }
 
 export interface Database {
+  judges: JudgesTable;
+  judge_verdicts: JudgeVerdictsTable;
+  rewrites: RewritesTable;
   project_secrets: ProjectSecretsTable;
   rounds: RoundsTable;
   workers: WorkersTable;
@@ -305,3 +379,5 @@ export type NewPair = Insertable<PairsTable>;
 export type Job = Selectable<JobsTable>;
 export type Checkpoint = Selectable<CheckpointsTable>;
 export type Round = Selectable<RoundsTable>;
+export type Judge = Selectable<JudgesTable>;
+export type JudgeVerdict = Selectable<JudgeVerdictsTable>;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type HybridSettings, parseStoredHybrid } from "../judges/hybrid-settings.ts";
 import { type Db, type Executor } from "../../db/database.ts";
 import { type MemberRole, type Project } from "../../db/schema.ts";
 import { type SessionUser } from "../auth/auth-service.ts";
@@ -47,6 +48,7 @@ export type ProjectView = {
   judgmentsPerPair: number;
   leaseSeconds: number;
   quality: QualitySettings;
+  hybrid: HybridSettings;
   createdAt: number;
   updatedAt: number;
 };
@@ -63,6 +65,7 @@ export function toProjectView(p: Project): ProjectView {
     judgmentsPerPair: p.judgments_per_pair,
     leaseSeconds: p.lease_seconds,
     quality: qualitySettingsSchema.parse(JSON.parse(p.quality || "{}")),
+    hybrid: parseStoredHybrid(p.hybrid),
     createdAt: p.created_at,
     updatedAt: p.updated_at,
   };
@@ -142,6 +145,11 @@ export class ProjectService {
     this.projectCache.delete(projectId);
     this.events.progressChanged(projectId);
     return toProjectView(row);
+  }
+
+  /** Drops the cached project after a change made elsewhere (hybrid settings). */
+  forgetProject(projectId: number): void {
+    this.projectCache.delete(projectId);
   }
 
   async get(projectId: number, executor: Executor = this.db): Promise<ProjectView | undefined> {
