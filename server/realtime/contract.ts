@@ -58,6 +58,8 @@ export interface ServerToClientEvents {
   "annotators:updated": (p: { projectId: number; annotators: AnnotatorRow[] }) => void;
   "pairs:imported": (p: { projectId: number; imported: number; kind: "pairs" | "prompts" }) => void;
   "presence:updated": (p: { projectId: number; online: PresenceEntry[] }) => void;
+  /** Verdicts arrived or human labels moved the AI–human agreement figures (staff room, ≤ 1/s). */
+  "judges:updated": (p: { projectId: number }) => void;
 }
 
 export interface ClientToServerEvents {
