@@ -189,10 +189,14 @@ export class LlmJudge {
   }
 
   async judge(pair: PairForJudge): Promise<VerdictDraft> {
-    const [abText, baText] = await Promise.all([
+    // Both settle before we answer, so a failing order never leaves the other retrying unseen.
+    const settled = await Promise.allSettled([
       this.ask(userMessage(pair.prompt, pair.response_a, pair.response_b)),
       this.ask(userMessage(pair.prompt, pair.response_b, pair.response_a)),
     ]);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    const [abText, baText] = settled.map((r) => (r as PromiseFulfilledResult<string>).value) as [string, string];
     const ab = parseJudgeAnswer(abText);
     const swapped = parseJudgeAnswer(baText);
     // In the swapped order the judge's "A" is our response_b.
