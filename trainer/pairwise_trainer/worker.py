@@ -37,7 +37,7 @@ from .worker_client import (
     make_tarball,
 )
 
-ALL_KINDS = ("train_reward", "sft", "ppo", "generate", "evaluate")
+ALL_KINDS = ("train_reward", "sft", "ppo", "generate", "evaluate", "judge")
 log = logging.getLogger("pairwise.worker")
 
 

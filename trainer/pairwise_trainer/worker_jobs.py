@@ -393,10 +393,53 @@ def run_evaluate(ctx) -> tuple[dict, dict]:
     return {}, flat_result(result)
 
 
+# --------------------------------------------------------------------------------------------------
+# judge
+
+
+def judge_model_inputs(ctx) -> list[str]:
+    """The judge's reward models: ``reward_model`` then ensemble members ``reward_model_1``,
+    ``reward_model_2``, ... (artifacts, or ``params.reward_model_N_ref``), in numeric order."""
+    names = {k for k in ctx.inputs if k.startswith("reward_model_") and k[13:].isdigit()}
+    names |= {
+        k.removesuffix("_ref")
+        for k in ctx.params
+        if k.startswith("reward_model_") and k.endswith("_ref") and k[13:-4].isdigit()
+    }
+    paths = [ctx.model("reward_model", required=True)]
+    paths += [ctx.model(n) for n in sorted(names, key=lambda n: int(n[13:]))]
+    return [p for p in paths if p]
+
+
+def run_judge(ctx) -> tuple[dict, dict]:
+    from .judge import JudgeConfig, judge_pairs, read_judge_pairs, summarize
+
+    cfg = config_from_params(JudgeConfig, ctx.params)
+    if cfg.batch_size < 1:
+        raise UserError("params.batch_size must be at least 1")
+    pairs = read_judge_pairs(ctx.file("pairs"))
+    paths = judge_model_inputs(ctx)
+    ctx.log(
+        f"judge {ctx.params.get('judge_id')} v{ctx.params.get('judge_version')}: "
+        f"{len(pairs)} pairs, {len(paths)} reward model(s)"
+    )
+    verdicts = judge_pairs(paths, pairs, cfg, ctx.progress("judge"), ctx.device)
+    out = ctx.job_dir / "verdicts.jsonl"
+    with open(out, "w", encoding="utf-8") as f:
+        for v in verdicts:
+            f.write(json.dumps(v) + "\n")
+    result = summarize(verdicts, cfg.confident_at)
+    result["judge/members"] = len(paths)
+    ctx.log(" ".join(f"{k}={v:.4g}" for k, v in result.items()))
+    art = ctx.upload_file(out, f"job-{ctx.job_id}-verdicts.jsonl", "file")
+    return {"verdicts": art}, flat_result(result)
+
+
 RUNNERS = {
     "train_reward": run_train_reward,
     "sft": run_sft,
     "ppo": run_ppo,
     "generate": run_generate,
     "evaluate": run_evaluate,
+    "judge": run_judge,
 }
