@@ -241,9 +241,13 @@ describe("LLM judge over an OpenAI-compatible endpoint", () => {
   });
 
   it("reports an unreachable endpoint after retrying", async () => {
-    const err = await judgeFor("http://127.0.0.1:9/v1", "m", { retries: 1 }).judge(pair).catch((e) => e);
+    const ep = await serveJudge();
+    fake!.closeAllConnections();
+    await new Promise<void>((r) => fake!.close(() => r()));
+    fake = null;
+    const err = await judgeFor(ep.url, "m", { retries: 1 }).judge(pair).catch((e) => e);
     expect(err).toBeInstanceOf(DomainError);
-    expect(err.message).toMatch(/failed after 2 attempts: could not reach it/);
+    expect(err.message).toMatch(/failed after 2 attempts: could not reach it \(.*ECONNREFUSED\)/);
   });
 });
 

@@ -236,7 +236,7 @@ export class LlmJudge {
         await new Promise((r) => setTimeout(r, Math.max(backoff, e.retryAfterMs ?? 0)));
       }
     }
-    throw new DomainError("conflict", `the judge endpoint failed after ${this.retries + 1} attempts: ${last}`);
+    throw new DomainError("conflict", `the judge endpoint failed after ${this.retries + 1} attempt${this.retries ? "s" : ""}: ${last}`);
   }
 
   private async once(user: string): Promise<string> {
@@ -262,8 +262,10 @@ export class LlmJudge {
       raw = await readCapped(res);
     } catch (e) {
       if (e instanceof DomainError) throw e;
-      const err = e as Error;
-      const what = err.name === "TimeoutError" ? `no answer within ${this.timeoutMs} ms` : `could not reach it (${redact(err.message, this.apiKey)})`;
+      const err = e as Error & { cause?: { code?: unknown; message?: unknown } };
+      // undici says only "fetch failed"; the cause carries ECONNREFUSED, ENOTFOUND and the like.
+      const cause = typeof err.cause?.code === "string" ? err.cause.code : typeof err.cause?.message === "string" ? err.cause.message : "";
+      const what = err.name === "TimeoutError" ? `no answer within ${this.timeoutMs} ms` : `could not reach it (${redact(cause ? `${err.message}: ${cause}` : err.message, this.apiKey)})`;
       throw new RetryableFailure(what);
     }
     if (res.status === 429 || res.status >= 500) {
