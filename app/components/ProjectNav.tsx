@@ -7,6 +7,7 @@ const tabs = [
   { to: "disagreements", label: "Disagreements" },
   { to: "exports", label: "Exports" },
   { to: "training", label: "Training" },
+  { to: "judges", label: "AI judges" },
   { to: "import", label: "Import" },
   { to: "members", label: "Members" },
   { to: "settings", label: "Settings" },

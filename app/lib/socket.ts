@@ -25,7 +25,7 @@ export function useProjectSocket(projectId: number, mode: "annotate" | "watch", 
     socket.on("connect", join);
     socket.on("disconnect", () => setState("offline"));
     socket.on("connect_error", () => setState("offline"));
-    const events = ["progress:updated", "judgment:created", "annotators:updated", "pairs:imported", "presence:updated", "job:updated", "job:progress", "round:updated"] as const;
+    const events = ["progress:updated", "judgment:created", "annotators:updated", "pairs:imported", "presence:updated", "job:updated", "job:progress", "round:updated", "judges:updated"] as const;
     for (const name of events) {
       socket.on(name, ((payload: { projectId: number }) => {
         if (payload.projectId !== projectId) return;
