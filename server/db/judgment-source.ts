@@ -15,7 +15,7 @@ export function sqliteJudgmentSource(sqlite: SQLite.Database): JudgmentSource {
        FROM judgments WHERE +project_id = ? AND id > ? ORDER BY id LIMIT ?`,
     )
     .raw(true);
-  const pairRange = sqlite.prepare("SELECT id, model_a, model_b, gold, reference, round_id FROM pairs WHERE +project_id = ? AND id BETWEEN ? AND ?").raw(true);
+  const pairRange = sqlite.prepare("SELECT id, model_a, model_b, gold, reference, round_id, derived_from FROM pairs WHERE +project_id = ? AND id BETWEEN ? AND ?").raw(true);
   return {
     scan(projectId, afterId, limit) {
       const out: ScanRow[] = [];
@@ -48,7 +48,7 @@ export function sqliteJudgmentSource(sqlite: SQLite.Database): JudgmentSource {
       const out: PairInfo[] = [];
       for (const p of pairRange.iterate(projectId, lo, hi) as Iterable<unknown[]>) {
         if (!want.has(p[0] as number)) continue;
-        out.push({ id: p[0] as number, modelA: p[1] as string | null, modelB: p[2] as string | null, gold: p[3] as number, reference: p[4] as string | null, roundId: p[5] as number | null });
+        out.push({ id: p[0] as number, modelA: p[1] as string | null, modelB: p[2] as string | null, gold: p[3] as number, reference: p[4] as string | null, roundId: p[5] as number | null, derivedFrom: p[6] as number | null });
       }
       return out;
     },
@@ -68,27 +68,31 @@ export type PairContentRow = {
   reference: string | null;
 };
 
+export type MarkedPair = { gold: number; round_id: number | null; derived: number };
+
 /** Bulk reads for exports (raw statements; the builder's per-row cost dominates at 1M rows). */
 export function sqliteExportSource(sqlite: SQLite.Database) {
-  // No join: the few pairs that are gold or belong to a round are looked up from a small map.
+  // No join: the few pairs that are gold, belong to a round or are rewrites are looked up from a small map.
   const votes = sqlite.prepare(
     `SELECT j.id, j.pair_id, j.assignment_id, j.annotator_id, j.source, j.choice, j.choice_shown, j.left_is_a, j.strength,
             j.criteria, j.rationale, j.flags, j.time_on_task_ms, j.idempotency_key, j.supersedes_id,
             0 AS superseded,
             j.scheme_version, j.model_a, j.model_b, j.checkpoint_a, j.checkpoint_b, j.response_a_sha256, j.response_b_sha256,
-            j.created_at, 0 AS gold, NULL AS round_id
+            j.created_at, 0 AS gold, NULL AS round_id, j.judge_id, j.judge_version, j.confidence
      FROM judgments j
      WHERE +j.project_id = ? AND j.id > ? ORDER BY j.id LIMIT ?`,
   );
-  const markedPairs = sqlite.prepare("SELECT id, gold, round_id FROM pairs WHERE project_id = ? AND (gold = 1 OR round_id IS NOT NULL)").raw(true);
+  const markedPairs = sqlite
+    .prepare("SELECT id, gold, round_id, derived_from IS NOT NULL FROM pairs WHERE project_id = ? AND (gold = 1 OR round_id IS NOT NULL OR derived_from IS NOT NULL)")
+    .raw(true);
   const pairStmts = new Map<number, SQLite.Statement>();
   const votesRaw = votes.raw(true);
   const supersededIds = sqlite.prepare("SELECT supersedes_id FROM judgments WHERE +project_id = ? AND supersedes_id IS NOT NULL").pluck(true);
   return {
-    /** Gold flag and round of every pair that has either (the rest are non-gold, no round). */
-    markedPairs(projectId: number): Map<number, { gold: number; round_id: number | null }> {
-      const m = new Map<number, { gold: number; round_id: number | null }>();
-      for (const r of markedPairs.iterate(projectId) as Iterable<[number, number, number | null]>) m.set(r[0], { gold: r[1], round_id: r[2] });
+    /** Gold flag, round and rewrite flag of every pair that has any (the rest are non-gold, no round, not rewrites). */
+    markedPairs(projectId: number): Map<number, MarkedPair> {
+      const m = new Map<number, MarkedPair>();
+      for (const r of markedPairs.iterate(projectId) as Iterable<[number, number, number | null, number]>) m.set(r[0], { gold: r[1], round_id: r[2], derived: r[3] });
       return m;
     },
     /** Ids of judgments that a correction replaced (few: one per correction). */

@@ -39,8 +39,13 @@ export const exportFiltersSchema = z
     from: timeParam.optional(),
     to: timeParam.optional(),
     annotators: idList.optional(),
-    /** Which labels count: human (default), ai, or all. */
-    source: z.enum(["human", "ai", "all"]).default("human"),
+    /**
+     * Which labels count: human (default), ai, all, or agree: only pairs where the AI judges'
+     * label equals the human majority, with both sources' votes counted.
+     */
+    source: z.enum(["human", "ai", "all", "agree"]).default("human"),
+    /** Rewrite pairs (an annotator's rewrite against the original, `pairs.derived_from`). */
+    rewrites: z.enum(["include", "exclude", "only"]).default("include"),
     /** Pair-level exports: the share of votes for the consensus label (0..1). */
     min_agreement: z.coerce.number().min(0).max(1).optional(),
     /** Pair-level exports: Dawid–Skene posterior of the consensus label (0..1). */
@@ -81,7 +86,7 @@ export type ExportManifest = {
 const VOTE_COLUMNS = [
   "judgment_id", "pair_id", "assignment_id", "annotator", "source", "choice", "choice_shown", "left", "strength", "criteria", "rationale", "flags",
   "time_on_task_ms", "idempotency_key", "supersedes_id", "superseded", "scheme_version", "model_a", "model_b", "checkpoint_a", "checkpoint_b",
-  "response_a_sha256", "response_b_sha256", "gold", "round_id", "created_at",
+  "response_a_sha256", "response_b_sha256", "gold", "round_id", "created_at", "judge_id", "judge_version", "confidence",
 ] as const;
 
 const PAIR_CHUNK = 500;
@@ -202,15 +207,12 @@ export class ExportService {
     return { ...manifest, path: file };
   }
 
-  /** Which judgment rows the filters admit (source, time, annotators, rounds, gold). */
-  private rowFilter(index: ProjectJudgmentIndex, f: ExportFilters): (r: number) => boolean {
+  /** Which current judgment rows the filters admit, whatever their source (time, annotators, rounds, gold, rewrites). */
+  private baseFilter(index: ProjectJudgmentIndex, f: ExportFilters): (r: number) => boolean {
     const annotators = f.annotators ? new Set(f.annotators) : null;
     const rounds = f.rounds ? new Set(f.rounds) : null;
     return (r) => {
       if (!index.alive.data[r]) return false;
-      const ai = index.ai.data[r] === 1;
-      if (f.source === "human" && ai) return false;
-      if (f.source === "ai" && !ai) return false;
       const t = index.createdAt.data[r]!;
       if (f.from !== undefined && t < f.from) return false;
       if (f.to !== undefined && t > f.to) return false;
@@ -220,15 +222,41 @@ export class ExportService {
       const gold = index.pairGold[p] === 1;
       if (f.gold === "exclude" && gold) return false;
       if (f.gold === "only" && !gold) return false;
+      const derived = index.pairDerived[p] === 1;
+      if (f.rewrites === "exclude" && derived) return false;
+      if (f.rewrites === "only" && !derived) return false;
       return true;
     };
   }
 
+  /** Which judgment rows the filters admit, source included; with `agree`, the agreeing pairs too. */
+  private rowFilter(index: ProjectJudgmentIndex, f: ExportFilters): { include: (r: number) => boolean; agreement: Agreement | null } {
+    const base = this.baseFilter(index, f);
+    const ai = index.ai.data;
+    if (f.source === "human") return { include: (r) => ai[r] === 0 && base(r), agreement: null };
+    if (f.source === "ai") return { include: (r) => ai[r] === 1 && base(r), agreement: null };
+    if (f.source === "all") return { include: base, agreement: null };
+    const agreement = agreeingPairs(index, base);
+    const pair = index.pair.data;
+    return { include: (r) => agreement.agree[pair[r]!] === 1 && base(r), agreement };
+  }
+
   private async writePairs(projectId: number, f: ExportFilters, format: PairFormat, file: string, scrub: Scrubber) {
     const index = await this.quality.index(projectId);
+    const { include, agreement } = this.rowFilter(index, f);
     // Dawid–Skene only when the export asks for it (its label or its confidence filter).
-    const consensus = computeConsensus(index, { include: this.rowFilter(index, f), dawidSkene: f.label === "dawid_skene" || f.min_confidence !== undefined });
-    const counts: Record<string, number> = { rows: 0, pairs_with_votes: 0, skipped_tie: 0, skipped_both_bad: 0, skipped_split: 0, skipped_min_agreement: 0, skipped_min_confidence: 0 };
+    const consensus = computeConsensus(index, { include, dawidSkene: f.label === "dawid_skene" || f.min_confidence !== undefined });
+    const counts: Record<string, number> = {
+      rows: 0, pairs_with_votes: 0, skipped_tie: 0, skipped_both_bad: 0, skipped_split: 0, skipped_min_agreement: 0, skipped_min_confidence: 0,
+      // Per source: the votes behind the exported rows; and how many rows are annotators' rewrites.
+      human: 0, ai: 0, rewrites: 0,
+    };
+    if (agreement) {
+      counts.agree_pairs = agreement.pairs;
+      counts.skipped_disagree = agreement.disagree;
+    }
+    const aiVotes = new Int32Array(index.pairIds.length);
+    for (let r = 0; r < index.size; r++) if (index.ai.data[r] === 1 && include(r)) aiVotes[index.pair.data[r]!]!++;
     // Typed arrays over the index's dense pair numbers, not a map of objects: flat memory at 1M.
     const chosenA = new Uint8Array(index.pairIds.length);
     const keep = new Int32Array(index.pairIds.length);
@@ -259,6 +287,9 @@ export class ExportService {
       }
       chosenA[p] = label === 0 ? 1 : 0;
       keep[kept++] = p;
+      counts.ai! += aiVotes[p]!;
+      counts.human! += consensus.votes[p]! - aiVotes[p]!;
+      if (index.pairDerived[p] === 1) counts.rewrites!++;
     }
     // Pair id order makes the file independent of the order judgments arrived in.
     const dense = keep.subarray(0, kept).sort((x, y) => index.pairIds[x]! - index.pairIds[y]!);
@@ -296,6 +327,16 @@ export class ExportService {
     const annotators = f.annotators ? new Set(f.annotators) : null;
     const rounds = f.rounds ? new Set(f.rounds) : null;
     const counts: Record<string, number> = { rows: 0, human: 0, ai: 0, superseded: 0 };
+    // agree: the pairs whose AI label equals the human majority (judged on current rows), all their votes.
+    let agreeIds: Set<number> | null = null;
+    if (f.source === "agree") {
+      const index = await this.quality.index(projectId);
+      const agreement = agreeingPairs(index, this.baseFilter(index, f));
+      agreeIds = new Set();
+      for (let p = 0; p < index.pairIds.length; p++) if (agreement.agree[p]) agreeIds.add(index.pairIds[p]!);
+      counts.agree_pairs = agreement.pairs;
+      counts.skipped_disagree = agreement.disagree;
+    }
     // Parquet writes its own file; the hashed text sink must not open (and truncate) the same path.
     const parquet = f.file === "parquet" ? await ParquetSink.open(file) : null;
     const out = parquet ? null : new HashedFile(file);
@@ -311,8 +352,9 @@ export class ExportService {
       const records: Record<(typeof VOTE_COLUMNS)[number], unknown>[] = [];
       for (const r of this.source.votesRaw(projectId, after, VOTE_CHUNK)) {
         read++;
-        const [id, pairId, assignmentId, annotatorId, source, choice, choiceShown, leftIsA, strength, criteria, rationale, flags, timeMs, key, supersedesId, , schemeVersion, modelA, modelB, ckA, ckB, shaA, shaB, createdAt] = r as [
+        const [id, pairId, assignmentId, annotatorId, source, choice, choiceShown, leftIsA, strength, criteria, rationale, flags, timeMs, key, supersedesId, , schemeVersion, modelA, modelB, ckA, ckB, shaA, shaB, createdAt, , , judgeId, judgeVersion, confidence] = r as [
           number, number, number, number, string, string, string, number, number | null, string | null, string | null, string | null, number | null, string, number | null, number, number, string | null, string | null, number | null, number | null, string, string, number, number, number | null,
+          number | null, number | null, number | null,
         ];
         after = id;
         const mark = marked.get(pairId);
@@ -322,6 +364,9 @@ export class ExportService {
         if (superseded && !f.include_superseded) continue;
         if (f.source === "human" && source !== "human") continue;
         if (f.source === "ai" && source !== "ai") continue;
+        if (agreeIds && !agreeIds.has(pairId)) continue;
+        if (f.rewrites === "exclude" && mark?.derived) continue;
+        if (f.rewrites === "only" && !mark?.derived) continue;
         if (f.from !== undefined && createdAt < f.from) continue;
         if (f.to !== undefined && createdAt > f.to) continue;
         if (annotators && !annotators.has(annotatorId)) continue;
@@ -338,7 +383,7 @@ export class ExportService {
           // criteria and flags are stored as JSON written by JSON.stringify, so they embed as is;
           // annotator (a number or hex pseudonym), source, choices and hashes are plain ASCII tokens
           // by construction, so they need no escaping. Free text goes through JSON.stringify.
-          text += `{"judgment_id":${id},"pair_id":${pairId},"assignment_id":${assignmentId},"annotator":"${annotator}","source":"${source}","choice":"${choice}","choice_shown":"${choiceShown}","left":"${leftIsA ? "a" : "b"}","strength":${strength ?? "null"},"criteria":${criteria ?? "null"},"rationale":${q(scrubbedRationale)},"flags":${flags ?? "[]"},"time_on_task_ms":${timeMs ?? "null"},"idempotency_key":${q(key)},"supersedes_id":${supersedesId ?? "null"},"superseded":${superseded === 1},"scheme_version":${schemeVersion},"model_a":${q(modelA)},"model_b":${q(modelB)},"checkpoint_a":${ckA ?? "null"},"checkpoint_b":${ckB ?? "null"},"response_a_sha256":"${shaA}","response_b_sha256":"${shaB}","gold":${gold === 1},"round_id":${roundId ?? "null"},"created_at":"${createdIso}"}\n`;
+          text += `{"judgment_id":${id},"pair_id":${pairId},"assignment_id":${assignmentId},"annotator":"${annotator}","source":"${source}","choice":"${choice}","choice_shown":"${choiceShown}","left":"${leftIsA ? "a" : "b"}","strength":${strength ?? "null"},"criteria":${criteria ?? "null"},"rationale":${q(scrubbedRationale)},"flags":${flags ?? "[]"},"time_on_task_ms":${timeMs ?? "null"},"idempotency_key":${q(key)},"supersedes_id":${supersedesId ?? "null"},"superseded":${superseded === 1},"scheme_version":${schemeVersion},"model_a":${q(modelA)},"model_b":${q(modelB)},"checkpoint_a":${ckA ?? "null"},"checkpoint_b":${ckB ?? "null"},"response_a_sha256":"${shaA}","response_b_sha256":"${shaB}","gold":${gold === 1},"round_id":${roundId ?? "null"},"created_at":"${createdIso}","judge_id":${judgeId ?? "null"},"judge_version":${judgeVersion ?? "null"},"confidence":${confidence ?? "null"}}\n`;
           if (text.length > 1 << 20) {
             await out!.write(text);
             text = "";
@@ -372,6 +417,9 @@ export class ExportService {
           gold: gold === 1,
           round_id: roundId,
           created_at: createdIso,
+          judge_id: judgeId,
+          judge_version: judgeVersion,
+          confidence,
         };
         if (f.file === "csv") {
           text += `${VOTE_COLUMNS.map((c) => csvField(c === "flags" ? (flags ?? "[]") : rec[c])).join(",")}\n`;
@@ -467,6 +515,9 @@ class ParquetSink {
       col("gold", "BOOLEAN"),
       col("round_id", "INT64", (r) => (r.round_id === null ? null : BigInt(r.round_id as number))),
       col("created_at", "STRING"),
+      col("judge_id", "INT64", (r) => (r.judge_id === null ? null : BigInt(r.judge_id as number))),
+      col("judge_version", "INT32"),
+      col("confidence", "DOUBLE"),
     ];
   }
 
@@ -478,4 +529,62 @@ class ParquetSink {
   async close(): Promise<void> {
     await this.writer.finish();
   }
+}
+
+type Agreement = {
+  /** Per dense pair: 1 when the AI label equals the human majority. */
+  agree: Uint8Array;
+  /** Pairs that agree, and pairs with both an AI and a human label that don't. */
+  pairs: number;
+  disagree: number;
+};
+
+/** The class with the most votes at dense pair `p`, or −1 with none or a split top. */
+function topClass(counts: Int32Array, p: number): number {
+  let best = -1;
+  let bestN = 0;
+  let split = false;
+  for (let c = 0; c < CHOICES.length; c++) {
+    const n = counts[p * CHOICES.length + c]!;
+    if (n > bestN) {
+      best = c;
+      bestN = n;
+      split = false;
+    } else if (n === bestN && n > 0) split = true;
+  }
+  return split ? -1 : best;
+}
+
+/**
+ * Pairs where AI judges and people agree: the AI label (the majority of the pair's AI judgments)
+ * equals the human majority. A split on either side is no label, so it never agrees. Labels that
+ * agree on a tie or both-bad still count here; pair-level exports then skip them as usual.
+ */
+export function agreeingPairs(index: ProjectJudgmentIndex, include: (r: number) => boolean): Agreement {
+  const nP = index.pairIds.length;
+  const K = CHOICES.length;
+  const human = new Int32Array(nP * K);
+  const ai = new Int32Array(nP * K);
+  for (let r = 0; r < index.size; r++) {
+    if (!include(r)) continue;
+    (index.ai.data[r] === 1 ? ai : human)[index.pair.data[r]! * K + index.choice.data[r]!]!++;
+  }
+  const agree = new Uint8Array(nP);
+  let pairs = 0;
+  let disagree = 0;
+  for (let p = 0; p < nP; p++) {
+    let hasAi = false;
+    let hasHuman = false;
+    for (let c = 0; c < K; c++) {
+      if (ai[p * K + c]) hasAi = true;
+      if (human[p * K + c]) hasHuman = true;
+    }
+    if (!hasAi || !hasHuman) continue;
+    const label = topClass(human, p);
+    if (label >= 0 && label === topClass(ai, p)) {
+      agree[p] = 1;
+      pairs++;
+    } else disagree++;
+  }
+  return { agree, pairs, disagree };
 }

@@ -20,7 +20,16 @@ export type ScanRow = {
   source: string;
 };
 
-export type PairInfo = { id: number; modelA: string | null; modelB: string | null; gold: number; reference: string | null; roundId: number | null };
+export type PairInfo = {
+  id: number;
+  modelA: string | null;
+  modelB: string | null;
+  gold: number;
+  reference: string | null;
+  roundId: number | null;
+  /** A rewrite pair (issue 6): the pair whose response an annotator rewrote; null otherwise. */
+  derivedFrom?: number | null;
+};
 
 /** Where the index reads from (implemented over SQLite in server/db/judgment-source.ts). */
 export interface JudgmentSource {
@@ -64,6 +73,8 @@ export class ProjectJudgmentIndex {
   pairGold: Uint8Array = new Uint8Array(1024);
   pairReference: Int8Array = new Int8Array(1024); // -1 = none
   pairRound: Int32Array = new Int32Array(1024);
+  /** 1 for a rewrite pair (rewrite vs original, `pairs.derived_from` set). */
+  pairDerived: Uint8Array = new Uint8Array(1024);
 
   readonly annotatorIds: number[] = [];
   readonly annotatorDense = new Map<number, number>();
@@ -105,6 +116,7 @@ export class ProjectJudgmentIndex {
     this.pairGold = grow(this.pairGold, (k) => new Uint8Array(k));
     this.pairReference = grow(this.pairReference, (k) => new Int8Array(k));
     this.pairRound = grow(this.pairRound, (k) => new Int32Array(k));
+    this.pairDerived = grow(this.pairDerived, (k) => new Uint8Array(k));
   }
 
   setPair(p: PairInfo): void {
@@ -121,6 +133,7 @@ export class ProjectJudgmentIndex {
     const ref = p.reference ? CHOICES.indexOf(p.reference as (typeof CHOICES)[number]) : -1;
     this.pairReference[d] = ref;
     this.pairRound[d] = p.roundId ?? -1;
+    this.pairDerived[d] = p.derivedFrom ? 1 : 0;
     this.version++;
   }
 
