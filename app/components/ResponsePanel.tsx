@@ -1,10 +1,12 @@
+import { type ReactNode } from "react";
 import { type Content } from "../lib/content";
 import { ChatContent } from "./ChatContent";
 
 export type PanelMark = "chosen" | "tie" | "both_bad" | null;
 
 /** One response (A or B). Equal-size panels scroll inside so length alone does not sway the eye. */
-export function ResponsePanel({ side, content, mark, lengthHint }: { side: "left" | "right"; content: Content; mark: PanelMark; lengthHint?: string | null }) {
+/** `editor` (a rewrite box) takes the place of the response text while the annotator rewrites it. */
+export function ResponsePanel({ side, content, mark, lengthHint, editor, rewritten = false }: { side: "left" | "right"; content: Content; mark: PanelMark; lengthHint?: string | null; editor?: ReactNode; rewritten?: boolean }) {
   const label = side === "left" ? "A" : "B";
   const border =
     mark === "chosen" ? "border-accent ring-2 ring-accent" : mark === "both_bad" ? "border-bad ring-1 ring-bad" : mark === "tie" ? "border-accent border-dashed" : "border-line";
@@ -22,12 +24,19 @@ export function ResponsePanel({ side, content, mark, lengthHint }: { side: "left
           {badge ? (
             <span className={`rounded-full px-2 py-0.5 text-xs font-semibold ${mark === "both_bad" ? "bg-bad-soft text-bad" : "bg-accent text-accent-ink"}`}>{badge}</span>
           ) : null}
+          {rewritten ? (
+            <span className="rounded-full border border-line px-2 py-0.5 text-xs font-medium text-muted" data-testid={`rewritten-${side}`}>
+              Rewritten
+            </span>
+          ) : null}
         </span>
         {lengthHint ? <span className="text-xs text-muted">{lengthHint}</span> : null}
       </div>
-      <div className="min-h-0 flex-1 overflow-auto px-4 py-3 wide:px-5" data-testid={`response-${side}`} tabIndex={0} aria-label={`Response ${label} text`}>
-        <ChatContent content={content} hideSingleRole />
-      </div>
+      {editor ?? (
+        <div className="min-h-0 flex-1 overflow-auto px-4 py-3 wide:px-5" data-testid={`response-${side}`} tabIndex={0} aria-label={`Response ${label} text`}>
+          <ChatContent content={content} hideSingleRole />
+        </div>
+      )}
     </section>
   );
 }

@@ -2,6 +2,9 @@
 export type Choice = "left" | "right" | "tie" | "both_bad";
 export type Side = "left" | "right" | "tie";
 export type Flag = "unsafe" | "personal_data" | "broken";
+export type RewriteMode = "off" | "worse" | "both";
+export type RewriteSide = "left" | "right";
+export type Rewrite = { side: RewriteSide; text: string };
 
 export type Selection = {
   choice: Choice | null;
@@ -9,9 +12,38 @@ export type Selection = {
   criteria: Record<string, Side>;
   rationale: string;
   flags: Flag[];
+  /** Drafts of rewritten responses, by side; only the allowed, changed ones are sent. */
+  rewrites: Partial<Record<RewriteSide, string>>;
 };
 
-export const emptySelection: Selection = { choice: null, strength: null, criteria: {}, rationale: "", flags: [] };
+export const emptySelection: Selection = { choice: null, strength: null, criteria: {}, rationale: "", flags: [], rewrites: {} };
+
+/** Max characters of one rewrite (the API takes 1–20,000). */
+export const REWRITE_MAX = 20_000;
+
+/**
+ * Which responses may be rewritten, given the project's mode and the current choice: with
+ * `worse`, only the one not chosen (either after a tie or both-bad; none before a choice).
+ */
+export function rewritableSides(mode: RewriteMode | undefined, choice: Choice | null): RewriteSide[] {
+  if (!mode || mode === "off") return [];
+  if (mode === "both") return ["left", "right"];
+  if (choice === "left") return ["right"];
+  if (choice === "right") return ["left"];
+  if (choice === "tie" || choice === "both_bad") return ["left", "right"];
+  return [];
+}
+
+/** The rewrites to send: allowed for the current choice, non-empty, and different from the original. */
+export function rewritesToSend(sel: Selection, mode: RewriteMode | undefined, originals: Record<RewriteSide, string>): Rewrite[] {
+  const allowed = rewritableSides(mode, sel.choice);
+  const out: Rewrite[] = [];
+  for (const side of allowed) {
+    const text = sel.rewrites[side]?.trim();
+    if (text && text !== originals[side].trim()) out.push({ side, text: text.slice(0, REWRITE_MAX) });
+  }
+  return out;
+}
 
 export type SchemeView = {
   allowTie: boolean;
@@ -73,12 +105,13 @@ export function missingPart(sel: Selection, scheme: SchemeView): string | null {
   return null;
 }
 
-export function judgmentBody(sel: Selection, scheme: SchemeView, timeOnTaskMs: number, key: string) {
+export function judgmentBody(sel: Selection, scheme: SchemeView, timeOnTaskMs: number, key: string, rewrites: Rewrite[] = []) {
   const decisive = sel.choice === "left" || sel.choice === "right";
   const body: Record<string, unknown> = { choice: sel.choice, time_on_task_ms: Math.max(0, Math.min(86_400_000, Math.round(timeOnTaskMs))), idempotency_key: key };
   if (scheme.strength !== "off" && decisive) body.strength = sel.strength;
   if (scheme.criteria.length) body.criteria = Object.fromEntries(scheme.criteria.map((c) => [c, sel.criteria[c]]));
   if (scheme.rationale.mode !== "off" && sel.rationale.trim()) body.rationale = sel.rationale.trim();
   if (sel.flags.length) body.flags = sel.flags;
+  if (rewrites.length) body.rewrites = rewrites;
   return body;
 }

@@ -1,10 +1,12 @@
 import { type LoaderFunctionArgs, type MetaFunction, redirect } from "@remix-run/node";
 import { useLoaderData } from "@remix-run/react";
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { type AnnotatorRow, type PresenceEntry, type ProgressPayload } from "../../server/realtime/contract";
 import { HourlyBarChart } from "../components/BarChart";
+import { type JudgeAlert, JudgeAlertBanner } from "../components/JudgeAlertBanner";
 import { ProjectNav } from "../components/ProjectNav";
 import { Card } from "../components/ui";
+import { api } from "../lib/api";
 import { formatAgo, formatCount, formatDuration } from "../lib/format";
 import { orRespond, parseId, requireUser } from "../lib/session.server";
 import { useProjectSocket } from "../lib/socket";
@@ -16,15 +18,47 @@ export async function loader({ context, request, params }: LoaderFunctionArgs) {
   const projectId = parseId(params.id);
   const { project, memberRole } = await orRespond(context.services.projects.requireMember(user, projectId));
   if (memberRole === "annotator") throw redirect(`/projects/${projectId}/annotate`);
-  const [progress, annotators, hourly] = await Promise.all([
+  const [progress, annotators, hourly, judgeAlerts] = await Promise.all([
     context.services.annotation.progress(user, projectId),
     context.services.annotation.annotatorStats(user, projectId),
     context.services.annotation.judgmentsPerHour(user, projectId, 24),
+    // The banner is a courtesy: a failing agreement report must not take the overview down with it.
+    Promise.resolve()
+      .then(() => context.services.judges.agreement(user, projectId))
+      .then((r): JudgeAlerts => ({ threshold: r.threshold, alerts: r.alerts }))
+      .catch((e: unknown): JudgeAlerts => {
+        console.error(`agreement report for project ${projectId} failed:`, e);
+        return { threshold: 0, alerts: [] };
+      }),
   ]);
-  return { project: { id: project.id, name: project.name, schemeVersion: project.schemeVersion, judgmentsPerPair: project.judgmentsPerPair }, progress, annotators, hourly, now: Date.now() };
+  return { project: { id: project.id, name: project.name, schemeVersion: project.schemeVersion, judgmentsPerPair: project.judgmentsPerPair }, progress, annotators, hourly, judgeAlerts, now: Date.now() };
 }
 
 type Counts = ProgressPayload["counts"];
+type JudgeAlerts = { threshold: number; alerts: JudgeAlert[] };
+
+/** Agreement alerts, refetched (at most every 2 s) when the staff room hears `judges:updated`. */
+function useJudgeAlerts(projectId: number, initial: JudgeAlerts): [JudgeAlerts, () => void] {
+  const [state, setState] = useState(initial);
+  useEffect(() => setState(initial), [initial]);
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(
+    () => () => {
+      if (timer.current) clearTimeout(timer.current);
+    },
+    [],
+  );
+  const refetch = useCallback(() => {
+    if (timer.current) return;
+    timer.current = setTimeout(() => {
+      timer.current = null;
+      void api<JudgeAlerts>(`/projects/${projectId}/judges/agreement`).then((r) => {
+        if (r.ok && r.data) setState({ threshold: r.data.threshold, alerts: r.data.alerts });
+      });
+    }, 2000);
+  }, [projectId]);
+  return [state, refetch];
+}
 
 function Figure({ label, value, testId, sub }: { label: string; value: number | string; testId: string; sub?: string }) {
   return (
@@ -53,6 +87,7 @@ export default function ProjectOverview() {
   const [hourly, setHourly] = useState(initial.hourly);
   const [online, setOnline] = useState<PresenceEntry[] | null>(null);
   const [now, setNow] = useState(initial.now);
+  const [judgeAlerts, refetchJudgeAlerts] = useJudgeAlerts(initial.project.id, initial.judgeAlerts as JudgeAlerts);
 
   // New loader data (e.g. after navigating back) replaces the live copies.
   useEffect(() => {
@@ -70,6 +105,7 @@ export default function ProjectOverview() {
     "annotators:updated": (p) => setAnnotators(p.annotators),
     "judgment:created": (p) => setHourly((h) => bumpHourly(h, p.createdAt)),
     "presence:updated": (p) => setOnline(p.online),
+    "judges:updated": refetchJudgeAlerts,
   });
 
   const p = counts.pairs;
@@ -84,6 +120,7 @@ export default function ProjectOverview() {
         </span>
       </div>
       <ProjectNav projectId={initial.project.id} />
+      <JudgeAlertBanner projectId={initial.project.id} threshold={judgeAlerts.threshold} alerts={judgeAlerts.alerts} />
       <div className="grid grid-cols-2 gap-3 sm:grid-cols-4 lg:grid-cols-8">
         <Figure label="Complete" value={p.complete} testId="fig-complete" sub={`of ${formatCount(p.total)} pairs`} />
         <Figure label="Partly judged" value={p.partial} testId="fig-partial" />

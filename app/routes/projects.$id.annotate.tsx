@@ -2,15 +2,18 @@ import { type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { type AssignmentView } from "../../server/domain/annotation/annotation-service";
+import { type AssistHint } from "../../server/domain/judges/types";
 import { AppHeader } from "../components/AppHeader";
 import { ChatContent } from "../components/ChatContent";
 import { Markdown } from "../components/Markdown";
 import { Overlay } from "../components/Overlay";
 import { type PanelMark, ResponsePanel } from "../components/ResponsePanel";
+import { RewriteBox } from "../components/RewriteBox";
 import { api, apiWithRetry, newIdempotencyKey } from "../lib/api";
 import { contentText } from "../lib/content";
 import { friendlyMessage } from "../lib/errors";
 import { formatCount, formatCountdown, wordCount } from "../lib/format";
+import { assistText } from "../lib/judges";
 import {
   type Choice,
   describeSelection,
@@ -20,6 +23,10 @@ import {
   humanizeCriterion,
   judgmentBody,
   missingPart,
+  rewritableSides,
+  type RewriteMode,
+  type RewriteSide,
+  rewritesToSend,
   type SchemeView,
   type Selection,
   type Side,
@@ -49,8 +56,10 @@ export async function loader({ context, request, params }: LoaderFunctionArgs) {
   };
 }
 
-type View = AssignmentView;
-type Toast = { id: number; text: string; kind: "info" | "error" | "undo"; until?: number };
+/** The hybrid additions: what may be rewritten, and (assist `before` arm only) the AI's pick. */
+type View = AssignmentView & { rewrites?: RewriteMode; assist?: AssistHint | null };
+type Receipt = { judgment_id: number; assist?: AssistHint | null };
+type Toast = { id: number; text: string; kind: "info" | "error" | "undo"; until?: number; assignmentId?: number; extra?: string };
 type Undo = { view: View; sel: Selection };
 
 const PREFETCH_MIN_LEFT_MS = 5_000;
@@ -80,6 +89,8 @@ export default function Annotate() {
   const [correcting, setCorrecting] = useState(false);
   const [newPairs, setNewPairs] = useState(false);
   const [undo, setUndo] = useState<Undo | null>(null);
+  const [rewriting, setRewriting] = useState<RewriteSide | null>(null);
+  const [focusRewrite, setFocusRewrite] = useState(0);
 
   const curRef = useRef<View | null>(data.assignment);
   const selRef = useRef<Selection>(emptySelection);
@@ -91,11 +102,12 @@ export default function Annotate() {
   const shownAt = useRef(0);
   const expiring = useRef(false);
   const rationaleRef = useRef<HTMLTextAreaElement>(null);
+  const rewriteRef = useRef<HTMLTextAreaElement>(null);
   const toastSeq = useRef(0);
 
-  const showToast = useCallback((text: string, kind: Toast["kind"] = "info", until?: number) => {
+  const showToast = useCallback((text: string, kind: Toast["kind"] = "info", until?: number, assignmentId?: number) => {
     toastSeq.current += 1;
-    setToast({ id: toastSeq.current, text, kind, until });
+    setToast({ id: toastSeq.current, text, kind, until, assignmentId });
   }, []);
 
   useEffect(() => {
@@ -109,6 +121,9 @@ export default function Annotate() {
     curRef.current = v;
     setCur(v);
     setSel(restore ?? emptySelection);
+    // A restored answer (undo) reopens its rewrite draft, if it had one.
+    const drafted = restore ? (["left", "right"] as const).find((side) => restore.rewrites[side] !== undefined) : undefined;
+    setRewriting(drafted ?? null);
     setHint(null);
     setActiveCriterion(0);
     shownAt.current = performance.now();
@@ -206,12 +221,16 @@ export default function Annotate() {
       setHint(missing);
       return;
     }
-    const body = judgmentBody(s, scheme, performance.now() - shownAt.current, newIdempotencyKey());
+    const rewrites = rewritesToSend(s, c.rewrites, { left: contentText(c.left), right: contentText(c.right) });
+    const body = judgmentBody(s, scheme, performance.now() - shownAt.current, newIdempotencyKey(), rewrites);
     finished.current.add(c.assignment_id);
     const post = (async () => {
-      const r = await apiWithRetry<{ judgment_id: number }>(`/assignments/${c.assignment_id}/judgment`, { method: "POST", body });
+      const r = await apiWithRetry<Receipt>(`/assignments/${c.assignment_id}/judgment`, { method: "POST", body });
       if (r.ok) {
         void refreshStats();
+        // Assist `after` arm: the AI's pick, shown only once the judgment is stored.
+        const hint = r.data?.assist;
+        if (hint) setToast((t) => (t && t.assignmentId === c.assignment_id ? { ...t, extra: `AI picked: ${assistText(hint)}` } : t));
         return true;
       }
       setUndo((u) => (u?.view.assignment_id === c.assignment_id ? null : u));
@@ -229,7 +248,7 @@ export default function Annotate() {
     });
     const until = new Date(c.expires_at).getTime();
     setUndo({ view: c, sel: s });
-    showToast(`Saved: ${describeSelection(s, scheme)}`, "undo", until);
+    showToast(`Saved: ${describeSelection(s, scheme)}${rewrites.length ? " + rewrite" : ""}`, "undo", until, c.assignment_id);
     setCorrecting(false);
     void advance();
   }, [phase, scheme, advance, prefetch, refreshStats, showToast]);
@@ -250,7 +269,8 @@ export default function Annotate() {
     if (c) nextRef.current = c;
     finished.current.delete(u.view.assignment_id);
     setCorrecting(true);
-    show(r.data, u.sel);
+    // The single-assignment view may not repeat the hybrid fields; keep what the pair was shown with.
+    show({ ...r.data, rewrites: r.data.rewrites ?? u.view.rewrites, assist: r.data.assist ?? u.view.assist }, u.sel);
   }, [undo, show, showToast]);
 
   const skip = useCallback(
@@ -324,6 +344,40 @@ export default function Annotate() {
     setSel((s) => ({ ...s, flags: s.flags.includes(f) ? s.flags.filter((x) => x !== f) : [...s.flags, f] }));
   }, []);
 
+  // --- rewrites
+  /**
+   * Opens the rewrite box on the side that may be rewritten (the one not chosen, by default),
+   * prefilled with that response; pressed again where both sides are allowed, it moves to the other.
+   */
+  const openRewrite = useCallback(() => {
+    const c = curRef.current;
+    if (!c || !c.rewrites || c.rewrites === "off") return;
+    const s = selRef.current;
+    const allowed = rewritableSides(c.rewrites, s.choice);
+    if (allowed.length === 0) {
+      setHint("Pick which response is better first; then you can rewrite the other one.");
+      return;
+    }
+    const preferred: RewriteSide = s.choice === "left" ? "right" : "left";
+    const other = (x: RewriteSide): RewriteSide => (x === "left" ? "right" : "left");
+    const side = allowed.length === 1 ? allowed[0]! : rewriting ? other(rewriting) : preferred;
+    setHint(null);
+    setSel((cur) => (cur.rewrites[side] !== undefined ? cur : { ...cur, rewrites: { ...cur.rewrites, [side]: contentText(c[side]) } }));
+    setRewriting(side);
+    setFocusRewrite((n) => n + 1);
+  }, [rewriting]);
+  const discardRewrite = useCallback((side: RewriteSide) => {
+    setSel((s) => {
+      const rewrites = { ...s.rewrites };
+      delete rewrites[side];
+      return { ...s, rewrites };
+    });
+    setRewriting(null);
+  }, []);
+  useEffect(() => {
+    if (focusRewrite) rewriteRef.current?.focus();
+  }, [focusRewrite]);
+
   // --- keyboard
   useEffect(() => {
     function onKey(e: KeyboardEvent) {
@@ -375,6 +429,12 @@ export default function Annotate() {
       if (phase !== "ready") return;
       const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
       const target = e.target as HTMLElement | null;
+      // Shift+R rewrites; a plain R stays "significantly better".
+      if (k === "r" && e.shiftKey && curRef.current?.rewrites && curRef.current.rewrites !== "off") {
+        e.preventDefault();
+        openRewrite();
+        return;
+      }
       switch (k) {
         case "1":
         case "ArrowLeft":
@@ -443,7 +503,7 @@ export default function Annotate() {
     window.addEventListener("keydown", onKey);
     setKeysReady(true);
     return () => window.removeEventListener("keydown", onKey);
-  }, [overlay, phase, scheme, activeCriterion, newPairs, choose, setStrength, toggleFlag, setCriterion, submit, doUndo, loadNewPairs]);
+  }, [overlay, phase, scheme, activeCriterion, newPairs, choose, setStrength, toggleFlag, setCriterion, submit, doUndo, loadNewPairs, openRewrite]);
 
   // --- derived view
   const summary = describeSelection(sel, scheme);
@@ -457,6 +517,36 @@ export default function Annotate() {
     if (l !== r) lengthHints = l > r ? { left: `longer by ${l - r} words`, right: null } : { left: null, right: `longer by ${r - l} words` };
   }
   const undoLeft = undo && toast?.kind === "undo" ? new Date(undo.view.expires_at).getTime() - now : 0;
+  const rewriteMode: RewriteMode = cur?.rewrites ?? "off";
+  const originals = cur ? { left: contentText(cur.left), right: contentText(cur.right) } : { left: "", right: "" };
+  const allowedRewrites = rewritableSides(rewriteMode, sel.choice);
+  const sending = cur ? rewritesToSend(sel, rewriteMode, originals) : [];
+  const submitLabel = summary ? `${summary}${sending.length ? " + rewrite" : ""}` : null;
+  const panelFor = (side: RewriteSide) => {
+    const draft = sel.rewrites[side];
+    const changed = draft !== undefined && draft.trim() !== "" && draft.trim() !== originals[side].trim();
+    const blocked = draft !== undefined && !allowedRewrites.includes(side);
+    return {
+      rewritten: changed && !blocked,
+      editor:
+        rewriting === side && draft !== undefined ? (
+          <RewriteBox
+            side={side}
+            value={draft}
+            onChange={(text) => setSel((s) => ({ ...s, rewrites: { ...s.rewrites, [side]: text } }))}
+            onDiscard={() => discardRewrite(side)}
+            textareaRef={rewriteRef}
+            note={
+              blocked
+                ? "Not sent: in this project only the response you did not choose may be rewritten."
+                : draft.trim() === ""
+                  ? "Empty: nothing will be sent."
+                  : null
+            }
+          />
+        ) : undefined,
+    };
+  };
   const leaseLow = leaseLeft < 60_000;
 
   const headerFigures = (
@@ -509,6 +599,11 @@ export default function Annotate() {
             className={`pointer-events-auto flex items-center gap-3 rounded-lg border px-4 py-2 text-sm shadow-lg ${toast.kind === "error" ? "border-bad bg-bad-soft text-bad" : "border-line bg-surface"}`}
           >
             <span>{toast.text}</span>
+            {toast.extra ? (
+              <span className="border-l border-line pl-3 text-muted" data-testid="assist-after">
+                {toast.extra}
+              </span>
+            ) : null}
             {toast.kind === "undo" && undo && undoLeft > 0 ? (
               <button type="button" onClick={() => void doUndo()} className="rounded-md border border-line px-2 py-0.5 font-medium text-accent hover:bg-sunken" data-testid="undo">
                 Undo <kbd>Ctrl Z</kbd>
@@ -573,8 +668,8 @@ export default function Annotate() {
               data-keys={keysReady ? "ready" : undefined}
               aria-busy={phase === "loading"}
             >
-              <ResponsePanel key={`l-${cur.assignment_id}`} side="left" content={cur.left} mark={markFor("left")} lengthHint={lengthHints.left} />
-              <ResponsePanel key={`r-${cur.assignment_id}`} side="right" content={cur.right} mark={markFor("right")} lengthHint={lengthHints.right} />
+              <ResponsePanel key={`l-${cur.assignment_id}`} side="left" content={cur.left} mark={markFor("left")} lengthHint={lengthHints.left} {...panelFor("left")} />
+              <ResponsePanel key={`r-${cur.assignment_id}`} side="right" content={cur.right} mark={markFor("right")} lengthHint={lengthHints.right} {...panelFor("right")} />
             </div>
 
             <section
@@ -582,6 +677,11 @@ export default function Annotate() {
               data-testid="controls"
               className="sticky bottom-0 z-20 -mx-4 flex flex-col gap-2 border-t border-line bg-bg/95 px-4 py-3 backdrop-blur wide:static wide:mx-0 wide:rounded-lg wide:border wide:bg-surface"
             >
+              {cur.assist ? (
+                <p className="self-start rounded-full border border-line bg-sunken px-3 py-0.5 text-sm text-muted" data-testid="assist-chip" title="An AI's pick for this pair, with how sure it is. It can be wrong: judge for yourself.">
+                  AI suggests: <span className="font-medium text-ink">{assistText(cur.assist)}</span>
+                </p>
+              ) : null}
               <div className="grid grid-cols-2 gap-2 sm:flex sm:flex-wrap sm:items-center">
                 <ChoiceButton k="1" label="A is better" active={sel.choice === "left"} onClick={() => choose("left")} testId="choice-left" />
                 {scheme.allowTie ? <ChoiceButton k="T" label="Tie" active={sel.choice === "tie"} onClick={() => choose("tie")} testId="choice-tie" /> : null}
@@ -685,6 +785,18 @@ export default function Annotate() {
                   </div>
                 ) : null}
                 <div className="flex items-center gap-2 wide:ml-3">
+                  {rewriteMode !== "off" ? (
+                    <button
+                      type="button"
+                      onClick={openRewrite}
+                      aria-disabled={allowedRewrites.length === 0 || undefined}
+                      title={rewriteMode === "worse" ? "Rewrite the response you did not choose" : "Rewrite a response (again for the other one)"}
+                      className={`rounded-md border border-line bg-surface px-3 py-2 text-sm hover:bg-sunken ${allowedRewrites.length ? "" : "text-muted"}`}
+                      data-testid="rewrite"
+                    >
+                      Rewrite <kbd>⇧R</kbd>
+                    </button>
+                  ) : null}
                   <button type="button" onClick={() => setOverlay("skip")} className="rounded-md border border-line bg-surface px-3 py-2 text-sm hover:bg-sunken" data-testid="skip">
                     Skip <kbd>S</kbd>
                   </button>
@@ -696,7 +808,7 @@ export default function Annotate() {
                     data-testid="submit"
                     className={`min-w-[14rem] flex-1 rounded-md border px-4 py-2 text-sm font-semibold ${summary ? "border-accent bg-accent text-accent-ink hover:opacity-90" : "border-line bg-sunken text-muted"}`}
                   >
-                    {summary ? `Submit: ${summary}` : "Choose A or B first"} <kbd>Enter</kbd>
+                    {submitLabel ? `Submit: ${submitLabel}` : "Choose A or B first"} <kbd>Enter</kbd>
                   </button>
                 </div>
               </div>
@@ -712,7 +824,7 @@ export default function Annotate() {
         )}
       </main>
 
-      {overlay === "help" ? <KeyboardMap scheme={scheme} onClose={() => setOverlay(null)} /> : null}
+      {overlay === "help" ? <KeyboardMap scheme={scheme} rewrites={rewriteMode} onClose={() => setOverlay(null)} /> : null}
       {overlay === "guidelines" ? (
         <Overlay title="Guidelines" side onClose={() => setOverlay(null)} testId="guidelines-drawer">
           {project.guidelines.trim() ? <Markdown text={project.guidelines} /> : <p className="text-muted">This project has no written guidelines yet.</p>}
@@ -813,7 +925,7 @@ function SkipDialog({ onCancel, onSkip }: { onCancel: () => void; onSkip: (reaso
   );
 }
 
-function KeyboardMap({ scheme, onClose }: { scheme: SchemeView; onClose: () => void }) {
+function KeyboardMap({ scheme, rewrites, onClose }: { scheme: SchemeView; rewrites: RewriteMode; onClose: () => void }) {
   const rows: [string, string][] = [
     ["1  or  ←", "A is better"],
     ["2  or  →", "B is better"],
@@ -827,6 +939,8 @@ function KeyboardMap({ scheme, onClose }: { scheme: SchemeView; onClose: () => v
   }
   for (const f of FLAGS) if (scheme.flags.includes(f.value)) rows.push([f.key.toUpperCase(), `Flag: ${f.label.toLowerCase()}`]);
   if (scheme.rationale.mode !== "off") rows.push(["N", "Write a rationale (Esc leaves the box, Ctrl+Enter submits)"]);
+  if (rewrites !== "off")
+    rows.push(["Shift R", rewrites === "worse" ? "Rewrite the response you did not choose (Esc leaves the box)" : "Rewrite a response; again for the other one (Esc leaves the box)"]);
   rows.push(["Enter", "Submit"], ["S", "Skip (then 1–4 picks a reason)"], ["Ctrl Z", "Undo the last submit"], ["G", "Guidelines"], ["?", "This keyboard map"], ["Esc", "Close a dialog"]);
   return (
     <Overlay title="Keyboard shortcuts" onClose={onClose} testId="help-overlay">
