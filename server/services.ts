@@ -7,6 +7,7 @@ import { ArtifactService, LocalBlobStorage } from "./domain/jobs/artifact-store.
 import { JobService } from "./domain/jobs/job-service.ts";
 import { GenerationService } from "./domain/generation/generation-service.ts";
 import { RoundService } from "./domain/rounds/round-service.ts";
+import { JudgeService } from "./domain/judges/judge-service.ts";
 import { EndpointBackend } from "./domain/generation/endpoint-backend.ts";
 import path from "node:path";
 import { JudgmentIndexRegistry } from "./domain/quality/judgment-index.ts";
@@ -30,6 +31,7 @@ export type Services = {
   checkpoints: CheckpointService;
   rounds: RoundService;
   endpoint: EndpointBackend;
+  judges: JudgeService;
 };
 
 /**
@@ -52,7 +54,7 @@ export class EventHub {
   }
 }
 
-export function createServices(opts: { db: Db; sqlite: SQLite.Database; dataDir: string; clock?: Clock; events: DomainEvents; sessionDays?: number; random?: () => number; goldDraw?: () => number; jobLeaseSeconds?: number; heartbeatSeconds?: number; maxArtifactBytes?: number }): Services {
+export function createServices(opts: { db: Db; sqlite: SQLite.Database; dataDir: string; clock?: Clock; events: DomainEvents; sessionDays?: number; random?: () => number; goldDraw?: () => number; jobLeaseSeconds?: number; heartbeatSeconds?: number; maxArtifactBytes?: number; fetchImpl?: typeof fetch }): Services {
   const clock = opts.clock ?? systemClock;
   const auth = new AuthService(opts.db, clock, opts.sessionDays ?? 14);
   const projects = new ProjectService(opts.db, clock, opts.events);
@@ -68,5 +70,7 @@ export function createServices(opts: { db: Db; sqlite: SQLite.Database; dataDir:
   jobs.onComplete("generate", (trx, job, outputs) => generation.onGenerated(trx, job, outputs));
   const rounds = new RoundService(opts.db, clock, projects, jobs, checkpoints, exports, artifacts, opts.events);
   const endpoint = new EndpointBackend(opts.db, clock, projects, jobs, artifacts);
-  return { auth, projects, imports, annotation, quality, exports, jobs, artifacts, checkpoints, rounds, endpoint };
+  const judges = new JudgeService(opts.db, clock, projects, jobs, artifacts, quality, opts.events, opts.fetchImpl);
+  jobs.onComplete("judge", (trx, job, outputs) => judges.onJudgeJobCompleted(trx, job, outputs));
+  return { auth, projects, imports, annotation, quality, exports, jobs, artifacts, checkpoints, rounds, endpoint, judges };
 }

@@ -438,6 +438,38 @@ export function createApiRouter(services: Services, opts: ApiOptions): express.R
     }),
   );
 
+  // ---- hybrid human–AI feedback (docs/api.md) ----
+  router.get("/projects/:id/hybrid", authed(async (req) => ({ hybrid: await services.judges.hybridSettings(req.user, parseId(req.params.id, "Project")) })));
+  router.put(
+    "/projects/:id/hybrid",
+    jsonBody,
+    authed(async (req) => ({ hybrid: await services.judges.updateHybridSettings(req.user, parseId(req.params.id, "Project"), req.body) })),
+  );
+  router.get("/projects/:id/hybrid/report", authed(async (req) => ({ report: await services.judges.report(req.user, parseId(req.params.id, "Project")) })));
+  router.get("/projects/:id/judges", authed(async (req) => ({ judges: await services.judges.list(req.user, parseId(req.params.id, "Project")) })));
+  router.get("/projects/:id/judges/agreement", authed(async (req) => ({ agreement: await services.judges.agreement(req.user, parseId(req.params.id, "Project")) })));
+  router.post(
+    "/projects/:id/judges",
+    jsonBody,
+    authed(async (req, res) => {
+      res.status(201);
+      return { judge: await services.judges.create(req.user, parseId(req.params.id, "Project"), req.body) };
+    }),
+  );
+  router.put(
+    "/projects/:id/judges/:judgeId",
+    jsonBody,
+    authed(async (req) => ({ judge: await services.judges.update(req.user, parseId(req.params.id, "Project"), parseId(req.params.judgeId, "Judge"), req.body) })),
+  );
+  router.post(
+    "/projects/:id/judges/:judgeId/run",
+    jsonBody,
+    authed(async (req, res) => {
+      res.status(202);
+      return { job: await services.judges.run(req.user, parseId(req.params.id, "Project"), parseId(req.params.judgeId, "Judge"), req.body) };
+    }),
+  );
+
   router.post(
     "/tokens",
     jsonBody,

@@ -18,6 +18,7 @@ type SocketData = { user: SessionUser; joined: Map<number, "staff" | "annotator"
 
 const PROGRESS_THROTTLE_MS = 250;
 const ANNOTATORS_THROTTLE_MS = 1500;
+const JUDGES_THROTTLE_MS = 1000;
 
 /**
  * socket.io on the app's HTTP server: cookie or bearer auth at the handshake, a project room for
@@ -129,10 +130,21 @@ export function registerRealtime(httpServer: HttpServer, services: Services) {
     );
   };
 
+  // Agreement figures move with every human label and every verdict: tell staff at most once a second.
+  const judgesTimers = new Map<number, NodeJS.Timeout>();
+  const flushJudges = async (projectId: number) => {
+    judgesTimers.delete(projectId);
+    io.to(rooms.staff(projectId)).emit("judges:updated", { projectId });
+  };
+
   const events: DomainEvents = {
     judgmentCreated(e) {
       io.to(rooms.staff(e.projectId)).emit("judgment:created", { projectId: e.projectId, judgmentId: e.judgmentId, annotatorId: e.annotatorId, createdAt: e.createdAt });
       schedule(annotatorTimers, ANNOTATORS_THROTTLE_MS, e.projectId, flushAnnotators);
+      schedule(judgesTimers, JUDGES_THROTTLE_MS, e.projectId, flushJudges);
+    },
+    judgesUpdated(projectId) {
+      schedule(judgesTimers, JUDGES_THROTTLE_MS, projectId, flushJudges);
     },
     pairsImported(e) {
       io.to(rooms.everyone(e.projectId)).emit("pairs:imported", { projectId: e.projectId, imported: e.imported, kind: e.kind });
@@ -160,7 +172,7 @@ export function registerRealtime(httpServer: HttpServer, services: Services) {
   };
 
   const close = async () => {
-    for (const t of [...progressTimers.values(), ...annotatorTimers.values()]) clearTimeout(t);
+    for (const t of [...progressTimers.values(), ...annotatorTimers.values(), ...judgesTimers.values()]) clearTimeout(t);
     await new Promise<void>((r) => io.close(() => r()));
   };
 

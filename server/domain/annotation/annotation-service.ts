@@ -6,15 +6,21 @@ import type SQLite from "better-sqlite3";
 import { type Assignment, type Database, type Pair } from "../../db/schema.ts";
 import { type SessionUser } from "../auth/auth-service.ts";
 import { type Content } from "../imports/records.ts";
-import { type ProjectService } from "../projects/project-service.ts";
+import { type ProjectService, type ProjectView } from "../projects/project-service.ts";
 import { type Clock } from "../shared/clock.ts";
 import { DomainError, notFound, validationError } from "../shared/errors.ts";
 import { type DomainEvents } from "../shared/events.ts";
 import { sha256 } from "../shared/hash.ts";
-import { checkAgainstScheme, judgmentInputSchema, shownToCanonical, skipInputSchema } from "./judgment-input.ts";
+import { pairContentHash } from "../imports/import-service.ts";
+import { type AssistHint } from "../judges/types.ts";
+import { checkAgainstScheme, checkRewrites, judgmentInputSchema, shownToCanonical, skipInputSchema } from "./judgment-input.ts";
 import { type ProgressCounts } from "./progress.ts";
 
 export type AssignmentView = {
+  /** Rewrites the annotator may send with the judgment (project setting). */
+  rewrites?: "off" | "worse" | "both";
+  /** The AI's pick, shown before choosing (assist "before" arm only). */
+  assist?: AssistHint;
   assignment_id: number;
   pair_id: number;
   project_id: number;
@@ -26,7 +32,16 @@ export type AssignmentView = {
   scheme_version: number;
 };
 
-export type JudgmentReceipt = { judgment_id: number; duplicate: boolean; supersedes_id: number | null; paused?: boolean };
+export type JudgmentReceipt = {
+  judgment_id: number;
+  duplicate: boolean;
+  supersedes_id: number | null;
+  paused?: boolean;
+  /** Rewrites stored with this judgment. */
+  rewrites?: number;
+  /** The AI's pick, revealed after submitting (assist "after" arm only). */
+  assist?: AssistHint;
+};
 
 const RECLAIM_BATCH = 500;
 
@@ -44,6 +59,13 @@ function pairToView(a: Assignment, p: Pick<Pair, "prompt" | "response_a" | "resp
     lease_seconds: leaseSeconds,
     scheme_version: schemeVersion,
   };
+}
+
+type Candidate = Pick<Pair, "id" | "prompt" | "response_a" | "response_b" | "route" | "priority_strategy">;
+
+/** A rewrite keeps the shape of what it replaces: text for text, an assistant turn for a transcript. */
+function rewriteContent(original: Content, text: string): Content {
+  return typeof original === "string" ? text : [{ role: "assistant", content: text }];
 }
 
 function startOfUtcDay(ms: number): number {
@@ -93,23 +115,62 @@ function hotQueries(db: Db, sqlite: SQLite.Database) {
     ),
     // Closest to completion first (most claimed), then oldest: finishes pairs instead of
     // spreading a few judgments over many.
-    candidate: prepare<{ projectId: number; target: number; userId: number }, Pick<Pair, "id" | "prompt" | "response_a" | "response_b">>(
+    // Within the same fill level, higher expected information first (active learning; priority
+    // is 0 everywhere when it is off, so this is plain oldest-first then).
+    candidate: prepare<{ projectId: number; target: number; userId: number }, Candidate>(
       db
         .selectFrom("pairs as p")
-        .select(["p.id", "p.prompt", "p.response_a", "p.response_b"])
+        .select(["p.id", "p.prompt", "p.response_a", "p.response_b", "p.route", "p.priority_strategy"])
         .where("p.project_id", "=", param<number>("projectId"))
         .where("p.claimed", "<", param<number>("target"))
         .where("p.gold", "=", 0)
+        .where("p.route", "in", ["human", "audit"])
         .where(notTouchedByAnnotator)
         .orderBy("p.claimed", "desc")
+        .orderBy("p.priority", "desc")
         .orderBy("p.id", "asc")
         .limit(1),
     ),
-    // Gold pairs: any the annotator has not seen, least-judged first; no target applies.
-    goldCandidate: prepare<{ projectId: number; userId: number }, Pick<Pair, "id" | "prompt" | "response_a" | "response_b">>(
+    // The unbiased share of the queue: a fixed random order over the same pairs.
+    randomCandidate: prepare<{ projectId: number; target: number; userId: number }, Candidate>(
       db
         .selectFrom("pairs as p")
-        .select(["p.id", "p.prompt", "p.response_a", "p.response_b"])
+        .select(["p.id", "p.prompt", "p.response_a", "p.response_b", "p.route", "p.priority_strategy"])
+        .where("p.project_id", "=", param<number>("projectId"))
+        .where("p.claimed", "<", param<number>("target"))
+        .where("p.gold", "=", 0)
+        .where("p.route", "in", ["human", "audit"])
+        .where(notTouchedByAnnotator)
+        .orderBy("p.claimed", "desc")
+        .orderBy("p.rand_key", "asc")
+        .limit(1),
+    ),
+    // The pick assist shows: the most confident current verdict of an enabled judge (or of the chosen one).
+    bestVerdict: prepare<{ pairId: number }, { choice: "a" | "b" | "tie"; confidence: number }>(
+      db
+        .selectFrom("judge_verdicts as v")
+        .innerJoin("judges as j", (jn) => jn.onRef("j.id", "=", "v.judge_id").onRef("j.version", "=", "v.judge_version"))
+        .select(["v.choice", "v.confidence"])
+        .where("v.pair_id", "=", param<number>("pairId"))
+        .where("j.enabled", "=", 1)
+        .where("v.choice", "is not", null)
+        .orderBy("v.confidence", "desc")
+        .limit(1) as never,
+    ),
+    verdictOf: prepare<{ pairId: number; judgeId: number }, { choice: "a" | "b" | "tie"; confidence: number }>(
+      db
+        .selectFrom("judge_verdicts as v")
+        .innerJoin("judges as j", (jn) => jn.onRef("j.id", "=", "v.judge_id").onRef("j.version", "=", "v.judge_version"))
+        .select(["v.choice", "v.confidence"])
+        .where("v.pair_id", "=", param<number>("pairId"))
+        .where("v.judge_id", "=", param<number>("judgeId"))
+        .where("v.choice", "is not", null)
+        .limit(1) as never,
+    ),
+    goldCandidate: prepare<{ projectId: number; userId: number }, Candidate>(
+      db
+        .selectFrom("pairs as p")
+        .select(["p.id", "p.prompt", "p.response_a", "p.response_b", "p.route", "p.priority_strategy"])
         .where("p.project_id", "=", param<number>("projectId"))
         .where("p.gold", "=", 1)
         .where(notTouchedByAnnotator)
@@ -127,7 +188,10 @@ function hotQueries(db: Db, sqlite: SQLite.Database) {
         .where("p.gold", "=", 1)
         .where(({ not, exists, selectFrom }) => not(exists(selectFrom("judgments as j2").select(sql`1`.as("one")).whereRef("j2.supersedes_id", "=", "j.id")))),
     ),
-    insertAssignment: prepare<{ projectId: number; pairId: number; userId: number; leftIsA: number; now: number; expiresAt: number; gold: number }, Assignment>(
+    insertAssignment: prepare<
+      { projectId: number; pairId: number; userId: number; leftIsA: number; now: number; expiresAt: number; gold: number; strategy: string | null; assist: string | null },
+      Assignment
+    >(
       db
         .insertInto("assignments")
         .values({
@@ -141,6 +205,8 @@ function hotQueries(db: Db, sqlite: SQLite.Database) {
           finished_at: null,
           skip_reason: null,
           gold: param<number>("gold"),
+          strategy: param<string | null>("strategy"),
+          assist: param<"none" | "before" | "after" | null>("assist"),
         })
         .returningAll(),
     ),
@@ -200,6 +266,60 @@ function hotQueries(db: Db, sqlite: SQLite.Database) {
           created_at: param<number>("created_at"),
         })
         .returning("id"),
+    ),
+    pairForRewrite: prepare<{ id: number }, Pick<Pair, "prompt" | "response_a" | "response_b" | "model_a" | "model_b">>(
+      db.selectFrom("pairs").select(["prompt", "response_a", "response_b", "model_a", "model_b"]).where("id", "=", param<number>("id")),
+    ),
+    insertDerivedPair: prepare<
+      { projectId: number; prompt: string; responseA: string; responseB: string; modelB: string | null; metadata: string; hash: string; derivedFrom: number; now: number; randKey: number },
+      { id: number }
+    >(
+      db
+        .insertInto("pairs")
+        .values({
+          project_id: param<number>("projectId"),
+          prompt: param<string>("prompt"),
+          response_a: param<string>("responseA"),
+          response_b: param<string>("responseB"),
+          model_a: "rewrite",
+          model_b: param<string | null>("modelB"),
+          checkpoint_a: null,
+          checkpoint_b: null,
+          metadata: param<string>("metadata"),
+          reference: "a",
+          content_hash: param<string>("hash"),
+          import_id: null,
+          created_at: param<number>("now"),
+          claimed: 1,
+          judged: 1,
+          route: "known",
+          rand_key: param<number>("randKey"),
+          derived_from: param<number>("derivedFrom"),
+        })
+        .onConflict((oc) => oc.columns(["project_id", "content_hash"]).doNothing())
+        .returning("id"),
+    ),
+    insertRewrite: prepare<
+      { projectId: number; pairId: number; judgmentId: number; userId: number; side: "a" | "b"; original: string; rewrite: string; now: number },
+      { id: number }
+    >(
+      db
+        .insertInto("rewrites")
+        .values({
+          project_id: param<number>("projectId"),
+          pair_id: param<number>("pairId"),
+          judgment_id: param<number>("judgmentId"),
+          annotator_id: param<number>("userId"),
+          side: param<"a" | "b">("side"),
+          original: param<string>("original"),
+          rewrite: param<string>("rewrite"),
+          derived_pair_id: null,
+          created_at: param<number>("now"),
+        })
+        .returning("id"),
+    ),
+    linkRewrite: prepare<{ id: number; pairId: number }, never>(
+      db.updateTable("rewrites").set({ derived_pair_id: param<number>("pairId") }).where("id", "=", param<number>("id")),
     ),
     markJudged: prepare<{ id: number; now: number }, never>(
       db.updateTable("assignments").set({ status: "judged", finished_at: param<number>("now") }).where("id", "=", param<number>("id")),
@@ -326,14 +446,23 @@ export class AnnotationService {
     const now = this.clock.now();
     const target = project.judgmentsPerPair;
     const wantGold = project.quality.goldShare > 0 && this.goldDraw() < project.quality.goldShare;
+    const { activeLearning, assist } = project.hybrid;
+    // The random share keeps the labeled data an unbiased sample even when the rest is chosen by information.
+    const wantRandom = activeLearning.strategy !== "off" && this.goldDraw() < activeLearning.randomShare;
+    const assistDraw = assist.mode !== "off" ? this.goldDraw() : 1;
     const result = await this.inTransaction(() => {
       const held = this.q.held.get({ userId: user.id, projectId, now, after: opts.after ?? -1 });
-      if (held) return { assignment: held as Assignment, pair: held, created: false };
+      if (held) return { assignment: held as Assignment, pair: held, created: false, hint: this.beforeHint(held as Assignment, assist.judgeId) };
       const gold = wantGold ? this.q.goldCandidate.get({ projectId, userId: user.id }) : undefined;
-      let candidate = gold ?? this.q.candidate.get({ projectId, target, userId: user.id });
+      const pick = () => (wantRandom ? this.q.randomCandidate : this.q.candidate).get({ projectId, target, userId: user.id });
+      let candidate = gold ?? pick();
       // The pool looks empty: expired leases may be holding slots the timer hasn't freed yet.
-      if (!candidate && this.reclaimExpired(now) > 0) candidate = this.q.candidate.get({ projectId, target, userId: user.id });
+      if (!candidate && this.reclaimExpired(now) > 0) candidate = pick();
       if (!candidate) return null;
+      const strategy = gold ? "gold" : candidate.route === "audit" ? "audit" : wantRandom ? "random" : (candidate.priority_strategy ?? "order");
+      // Assist arms only where there is a pick to show, and never on gold (it measures people).
+      let arm: "none" | "before" | "after" | null = null;
+      if (assist.mode !== "off" && !gold && this.hint(candidate.id, assist.judgeId)) arm = assistDraw < assist.share ? assist.mode : "none";
       const assignment = this.q.insertAssignment.get({
         projectId,
         pairId: candidate.id,
@@ -342,15 +471,38 @@ export class AnnotationService {
         now,
         expiresAt: now + project.leaseSeconds * 1000,
         gold: gold ? 1 : 0,
+        strategy,
+        assist: arm,
       });
       // Gold pairs are judged by everyone, so their counter carries no target.
       const bumped = this.q.claim.run({ id: candidate.id, target: gold ? Number.MAX_SAFE_INTEGER : target });
       if (bumped !== 1 || !assignment) throw new DomainError("conflict", "The pair filled up meanwhile; try again");
-      return { assignment, pair: candidate, created: true };
+      return { assignment, pair: candidate, created: true, hint: this.beforeHint(assignment, assist.judgeId) };
     });
     if (!result) return null;
     if (result.created) this.events.progressChanged(projectId);
-    return pairToView(result.assignment, result.pair, project.leaseSeconds, project.schemeVersion);
+    return this.withHybrid(pairToView(result.assignment, result.pair, project.leaseSeconds, project.schemeVersion), result.hint, project.hybrid);
+  }
+
+  /** The AI pick for a pair (from the chosen judge, else the most confident enabled one). Sync: call inside SQLite. */
+  private hint(pairId: number, judgeId: number | null): { choice: "a" | "b" | "tie"; confidence: number } | undefined {
+    return judgeId ? this.q.verdictOf.get({ pairId, judgeId }) : this.q.bestVerdict.get({ pairId });
+  }
+
+  private shownHint(a: Pick<Assignment, "pair_id" | "left_is_a">, judgeId: number | null): AssistHint | undefined {
+    const h = this.hint(a.pair_id, judgeId);
+    if (!h) return undefined;
+    const choice = h.choice === "tie" ? "tie" : (h.choice === "a") === (a.left_is_a === 1) ? "left" : "right";
+    return { choice, confidence: Math.round(h.confidence * 1000) / 1000 };
+  }
+
+  /** Sync: call inside SQLite. */
+  private beforeHint(a: Assignment, judgeId: number | null): AssistHint | undefined {
+    return a.assist === "before" ? this.shownHint(a, judgeId) : undefined;
+  }
+
+  private withHybrid(view: AssignmentView, hint: AssistHint | undefined, hybrid: ProjectView["hybrid"]): AssignmentView {
+    return { ...view, rewrites: hybrid.rewrites.mode, ...(hint ? { assist: hint } : {}) };
   }
 
   /** An assignment the user holds, with its pair, for a page reload or "undo". */
@@ -364,7 +516,8 @@ export class AnnotationService {
       .executeTakeFirst();
     if (!row || row.annotator_id !== user.id) throw notFound("Assignment");
     const { project } = await this.projects.requireMember(user, row.project_id);
-    return { ...pairToView(row as Assignment, row, project.leaseSeconds, project.schemeVersion), status: row.status };
+    const hint = await this.db.connection().execute(async () => this.beforeHint(row as Assignment, project.hybrid.assist.judgeId));
+    return { ...this.withHybrid(pairToView(row as Assignment, row, project.leaseSeconds, project.schemeVersion), hint, project.hybrid), status: row.status };
   }
 
   private async accessForAssignment(user: SessionUser, assignmentId: number, opts: { allowForeign?: boolean } = {}) {
@@ -392,13 +545,13 @@ export class AnnotationService {
         if (prior.assignment_id !== assignmentId) {
           throw new DomainError("conflict", "This idempotency key was already used for another assignment");
         }
-        return { receipt: { judgment_id: prior.id, duplicate: true, supersedes_id: prior.supersedes_id }, event: null };
+        return { receipt: { judgment_id: prior.id, duplicate: true, supersedes_id: prior.supersedes_id } as JudgmentReceipt, event: null };
       }
       const a = this.q.assignment.get({ id: assignmentId });
       if (!a) throw notFound("Assignment");
       if (a.annotator_id !== user.id) throw new DomainError("lease_foreign", "This assignment belongs to someone else");
       if (paused) throw new DomainError("forbidden", "Your work on this project is paused by quality control");
-      const issues = checkAgainstScheme(input, project.scheme);
+      const issues = [...checkAgainstScheme(input, project.scheme), ...checkRewrites(input, project.hybrid.rewrites.mode)];
       if (issues.length) throw validationError(issues);
       if (a.status === "skipped") throw new DomainError("lease_expired", "This pair was skipped");
       if (a.status === "expired" || a.expires_at <= now) throw new DomainError("lease_expired", "This pair's time ran out");
@@ -443,6 +596,7 @@ export class AnnotationService {
         this.q.markJudged.run({ id: a.id, now });
         this.q.countJudged.run({ id: a.pair_id });
       }
+      for (const r of input.rewrites ?? []) this.storeRewrite(a, inserted.id, r, now, project.schemeVersion);
       let pausedNow = false;
       if (a.gold === 1 && project.quality.pauseBelowGold) {
         const acc = this.q.goldAccuracy.get({ projectId: a.project_id, userId: user.id });
@@ -451,8 +605,16 @@ export class AnnotationService {
           pausedNow = true;
         }
       }
+      const reveal = a.assist === "after" ? this.shownHint(a, project.hybrid.assist.judgeId) : undefined;
       return {
-        receipt: { judgment_id: inserted.id, duplicate: false, supersedes_id: supersedes, paused: pausedNow },
+        receipt: <JudgmentReceipt>{
+          judgment_id: inserted.id,
+          duplicate: false,
+          supersedes_id: supersedes,
+          paused: pausedNow,
+          ...(input.rewrites?.length ? { rewrites: input.rewrites.length } : {}),
+          ...(reveal ? { assist: reveal } : {}),
+        },
         event: { projectId: a.project_id, judgmentId: inserted.id, annotatorId: user.id, pairId: a.pair_id, createdAt: now, timeOnTaskMs: input.time_on_task_ms ?? null },
       };
     }).then((r) => {
@@ -465,6 +627,69 @@ export class AnnotationService {
       this.events.progressChanged(done.event.projectId);
     }
     return done.receipt;
+  }
+
+  /**
+   * A rewrite is an SFT demonstration (the `rewrites` row) and a new pair, the rewrite against the
+   * original, whose preference is known: the rewriter's own judgment on it is recorded, and the
+   * pair never enters the queue. Runs inside the judgment's SAVEPOINT, so both stand or fall together.
+   */
+  private storeRewrite(a: Assignment, judgmentId: number, r: { side: "left" | "right"; text: string }, now: number, schemeVersion: number): void {
+    const pair = this.q.pairForRewrite.get({ id: a.pair_id });
+    if (!pair) throw notFound("Pair");
+    const side = shownToCanonical(r.side, a.left_is_a === 1) as "a" | "b";
+    const originalJson = side === "a" ? pair.response_a : pair.response_b;
+    const original = JSON.parse(originalJson) as Content;
+    const prompt = JSON.parse(pair.prompt) as Content;
+    const rewrite = rewriteContent(original, r.text);
+    const rewriteJson = JSON.stringify(rewrite);
+    const row = this.q.insertRewrite.get({ projectId: a.project_id, pairId: a.pair_id, judgmentId, userId: a.annotator_id, side, original: originalJson, rewrite: rewriteJson, now });
+    if (!row) throw new Error("rewrite insert returned no id");
+    const modelB = side === "a" ? pair.model_a : pair.model_b;
+    const metadata = JSON.stringify({ rewrite_id: row.id, derived_from: a.pair_id });
+    const hash = pairContentHash({ prompt, responseA: rewrite, responseB: original, modelA: "rewrite", modelB });
+    const derived = this.q.insertDerivedPair.get({ projectId: a.project_id, prompt: pair.prompt, responseA: rewriteJson, responseB: originalJson, modelB, metadata, hash, derivedFrom: a.pair_id, now, randKey: Math.random() });
+    // The same rewrite of the same response again: the demonstration counts, the pair exists already.
+    if (!derived) return;
+    this.q.linkRewrite.run({ id: row.id, pairId: derived.id });
+    const lease = this.q.insertAssignment.get({
+      projectId: a.project_id,
+      pairId: derived.id,
+      userId: a.annotator_id,
+      leftIsA: 1,
+      now,
+      expiresAt: now,
+      gold: 0,
+      strategy: "rewrite",
+      assist: null,
+    });
+    if (!lease) throw new Error("assignment insert returned no id");
+    this.q.markJudged.run({ id: lease.id, now });
+    const d = this.q.insertJudgment.get({
+      project_id: a.project_id,
+      pair_id: derived.id,
+      assignment_id: lease.id,
+      annotator_id: a.annotator_id,
+      choice: "a",
+      choice_shown: "left",
+      left_is_a: 1,
+      strength: null,
+      criteria: null,
+      rationale: null,
+      flags: null,
+      time_on_task_ms: null,
+      idempotency_key: `rewrite:${row.id}`,
+      supersedes_id: null,
+      scheme_version: schemeVersion,
+      model_a: "rewrite",
+      model_b: modelB,
+      checkpoint_a: null,
+      checkpoint_b: null,
+      response_a_sha256: sha256(rewriteJson),
+      response_b_sha256: sha256(originalJson),
+      created_at: now,
+    });
+    if (!d) throw new Error("judgment insert returned no id");
   }
 
   async skip(user: SessionUser, assignmentId: number, body: unknown): Promise<{ skipped: true }> {

@@ -10,6 +10,11 @@ export const judgmentInputSchema = z
     flags: z.array(z.enum(FLAG_NAMES)).max(FLAG_NAMES.length).optional(),
     time_on_task_ms: z.number().int().min(0).max(86_400_000).optional(),
     idempotency_key: z.string().min(8, "must be at least 8 characters").max(100).regex(/^[A-Za-z0-9_.:-]+$/, "use letters, digits and _ . : -"),
+    /** Rewrites of the shown responses (projects with rewrites on): SFT demonstrations and new pairs. */
+    rewrites: z
+      .array(z.object({ side: z.enum(["left", "right"]), text: z.string().trim().min(1, "must not be empty").max(20_000) }).strict())
+      .max(2)
+      .optional(),
   })
   .strict();
 
@@ -23,6 +28,29 @@ export const skipInputSchema = z
   .strict();
 
 type Issue = { path: string[]; message: string };
+
+/** Which shown sides the annotator may rewrite, given the project's mode and the choice made. */
+export function rewritableSides(mode: "off" | "worse" | "both", choice: JudgmentInput["choice"]): ("left" | "right")[] {
+  if (mode === "off") return [];
+  if (mode === "both" || choice === "tie" || choice === "both_bad") return ["left", "right"];
+  return choice === "left" ? ["right"] : ["left"];
+}
+
+/** Checks rewrites against the project's rewrite mode; returns the problems (empty when valid). */
+export function checkRewrites(j: JudgmentInput, mode: "off" | "worse" | "both"): Issue[] {
+  const rewrites = j.rewrites ?? [];
+  if (!rewrites.length) return [];
+  if (mode === "off") return [{ path: ["rewrites"], message: "this project does not take rewrites" }];
+  const allowed = rewritableSides(mode, j.choice);
+  const issues: Issue[] = [];
+  const seen = new Set<string>();
+  rewrites.forEach((r, i) => {
+    if (seen.has(r.side)) issues.push({ path: ["rewrites", String(i), "side"], message: "each side can be rewritten once" });
+    seen.add(r.side);
+    if (!allowed.includes(r.side)) issues.push({ path: ["rewrites", String(i), "side"], message: "only the worse response may be rewritten in this project" });
+  });
+  return issues;
+}
 
 /** Checks a judgment against the project's labeling scheme; returns the problems (empty when valid). */
 export function checkAgainstScheme(j: JudgmentInput, scheme: Scheme): Issue[] {

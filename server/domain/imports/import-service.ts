@@ -50,6 +50,8 @@ export async function insertPairs(
       gold: (r.gold || opts.gold) && r.reference ? 1 : 0,
       round_id: opts.roundId ?? null,
       content_hash: pairContentHash(r),
+      // A fixed random order key: the unbiased share of the human queue walks pairs by it.
+      rand_key: Math.random(),
       import_id: opts.importId,
       created_at: opts.now,
     }));

@@ -16,6 +16,8 @@ export type DomainEvents = {
   jobFinished(jobId: number): void;
   workersChanged(): void;
   roundUpdated(projectId: number, roundId: number): void;
+  /** Verdicts arrived or judges/settings changed: the AI–human agreement figures may move. */
+  judgesUpdated(projectId: number): void;
 };
 
 export const noEvents: DomainEvents = {
@@ -28,4 +30,5 @@ export const noEvents: DomainEvents = {
   jobFinished: () => {},
   workersChanged: () => {},
   roundUpdated: () => {},
+  judgesUpdated: () => {},
 };
