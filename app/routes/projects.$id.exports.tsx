@@ -38,10 +38,11 @@ type FormState = {
   from: string;
   to: string;
   annotators: string[];
-  source: "human" | "ai" | "all";
+  source: "human" | "ai" | "all" | "agree";
   minAgreement: string;
   minConfidence: string;
   gold: "include" | "exclude" | "only";
+  rewrites: "include" | "exclude" | "only";
   label: "majority" | "dawid_skene";
   margin: boolean;
   weight: boolean;
@@ -60,6 +61,7 @@ const initialForm: FormState = {
   minAgreement: "",
   minConfidence: "",
   gold: "include",
+  rewrites: "include",
   label: "majority",
   margin: false,
   weight: false,
@@ -94,6 +96,7 @@ function exportQuery(f: FormState): { query: string; problems: string[] } {
     if (f.weight) q.set("weight", "true");
   } else if (f.includeSuperseded) q.set("include_superseded", "true");
   q.set("gold", f.gold);
+  q.set("rewrites", f.rewrites);
   q.set("pseudonymize", String(f.pseudonymize));
   if (f.scrub) q.set("scrub", "true");
   return { query: q.toString(), problems };
@@ -103,7 +106,7 @@ function filtersSummary(filters: Record<string, unknown>): string {
   const parts: string[] = [];
   const skip = new Set(["format", "file"]);
   // Defaults say nothing; pseudonymize is the exception worth seeing either way.
-  const defaults: Record<string, unknown> = { source: "human", gold: "include", label: "majority" };
+  const defaults: Record<string, unknown> = { source: "human", gold: "include", rewrites: "include", label: "majority" };
   for (const [k, v] of Object.entries(filters)) {
     if (k === "pseudonymize" && v === false) {
       parts.push("real annotator ids");
@@ -169,10 +172,17 @@ export default function ExportsPage() {
               <option value="csv">CSV</option>
               <option value="parquet">Parquet</option>
             </Select>
-            <Select label="Labels from" name="source" value={f.source} onChange={(e) => set("source", e.target.value as FormState["source"])}>
+            <Select
+              label="Labels from"
+              name="source"
+              value={f.source}
+              onChange={(e) => set("source", e.target.value as FormState["source"])}
+              hint={f.source === "agree" ? "Only pairs where the AI judges' label matches the people's majority; both count." : undefined}
+            >
               <option value="human">Humans</option>
               <option value="ai">AI judges</option>
               <option value="all">Both</option>
+              <option value="agree">Both agree</option>
             </Select>
             <TextInput label="From (UTC day)" type="date" name="from" value={f.from} onChange={(e) => set("from", e.target.value)} />
             <TextInput label="To (UTC day, inclusive)" type="date" name="to" value={f.to} onChange={(e) => set("to", e.target.value)} />
@@ -180,6 +190,17 @@ export default function ExportsPage() {
               <option value="include">Include</option>
               <option value="exclude">Exclude</option>
               <option value="only">Only gold</option>
+            </Select>
+            <Select
+              label="Rewrite pairs"
+              name="rewrites"
+              value={f.rewrites}
+              onChange={(e) => set("rewrites", e.target.value as FormState["rewrites"])}
+              hint={f.format === "sft" && f.rewrites === "only" ? "The annotators' rewrites as SFT demonstrations." : "An annotator's rewrite against the original response."}
+            >
+              <option value="include">Include</option>
+              <option value="exclude">Exclude</option>
+              <option value="only">Only rewrites</option>
             </Select>
           </div>
           <div className="grid gap-4 md:grid-cols-3">
