@@ -203,7 +203,7 @@ describe("quality", () => {
     // goldDraw() = 0 < 0.5: the annotator is served gold first, and answers wrongly (B = rejected).
     const first = await api(s, "GET", `/projects/${id}/assignments/next`, { token: ann.token });
     expect(first.body.prompt).toMatch(/^gold/);
-    expect(Object.keys(first.body).sort()).toEqual(["assignment_id", "expires_at", "lease_seconds", "left", "pair_id", "project_id", "prompt", "right", "scheme_version"]);
+    expect(Object.keys(first.body).sort()).toEqual(["assignment_id", "expires_at", "lease_seconds", "left", "pair_id", "project_id", "prompt", "rewrites", "right", "scheme_version"]);
     const r1 = await api(s, "POST", `/assignments/${first.body.assignment_id}/judgment`, { token: ann.token, json: judgmentBody({ choice: "right" }) });
     expect(r1.body.paused).toBe(false);
     const second = await api(s, "GET", `/projects/${id}/assignments/next`, { token: ann.token });
