@@ -1,0 +1,411 @@
+"""Hybrid feedback efficacy (issue 6, item 9): human labels needed to reach a reward-model accuracy,
+random human-only labelling versus active learning + AI labels from the reward-model judge.
+
+    trainer/.venv/bin/python bench/trainer/bench_hybrid.py [--quick] [--seeds 0,1,2] [--json out.json]
+
+The task is the verifiable addition task (``pairwise_trainer.task``): a pool of unlabelled candidate
+pairs (``candidate_responses``), people simulated by ``oracle_prefer`` with label noise, and accuracy
+measured against the noise-free oracle on held-out pairs from the same distribution (no held-out
+pair occurs in the pool). The reward model is the trainer's own (``reward.train_reward`` on the tiny
+2-layer Llama, trained from the base model every time), and the AI labels come from the worker's
+reward-model judge (``judge.judge_pairs``: p = sigma(r_A - r_B)).
+
+Arms, both fed the same pool and the same human answer for every pair:
+
+* ``random``: people label pairs in random order; the RM is trained on the first n labels.
+* ``active_ai``: people label a random seed set; then every round the RM is trained on human + AI
+  labels, the judge scores every pair people have not labelled, pairs with confidence
+  max(p, 1-p) >= threshold carry the judge's pick as an AI label (refreshed every round, dropped
+  when confidence falls), an ``audit_share`` of pairs, when they are first routed to the judge, go to
+  people too (their human label then replaces the AI one), and the next human batch is the audit
+  queue, then the most uncertain pairs (p nearest 0.5) mixed with a ``random_share`` of random
+  ones. These are the server's defaults (routing threshold 0.9, audit 0.1, random 0.2).
+* ``active`` (``--arms`` opt-in): the same selection without AI labels, to separate the two effects.
+
+Human labels to a target are read off the seed-averaged accuracy curve (linear interpolation
+between measured points; "not reached" when the curve never gets there). Prints tables and writes
+``bench/trainer/hybrid_results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from pairwise_trainer import task
+from pairwise_trainer.data import PreferencePair
+from pairwise_trainer.judge import JudgeConfig, judge_pairs
+from pairwise_trainer.reward import RewardConfig, train_reward
+
+DEFAULTS = {
+    "pool": 3000,
+    "eval": 1000,
+    "noise": 0.1,
+    "seed_labels": 100,
+    "human_schedule": "100,150,200,300,400,500,600,800,1000",
+    "random_schedule": "100,200,300,400,600,800,1000,1200,1600,2000",
+    "targets": "0.7,0.75,0.8",
+    "threshold": 0.9,
+    "audit_share": 0.1,
+    "random_share": 0.2,
+    "lr": 1e-3,
+    "batch_size": 32,
+    "epochs": 4.0,
+    "min_steps": 150,
+    "max_length": 64,
+}
+QUICK = {
+    "pool": 1200,
+    "eval": 400,
+    "human_schedule": "100,200,300,400",
+    "random_schedule": "100,200,300,400,600,800",
+    "min_steps": 60,
+    "epochs": 2.0,
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# data
+
+
+def make_data(n_pool: int, n_eval: int, noise: float, seed: int) -> dict:
+    """Pool pairs (with the simulated person's answer and the noise-free truth) and held-out pairs
+    drawn from the same prompt distribution; no held-out pair (prompt and both responses) occurs in
+    the pool. Ties (equal task scores) are left out of both."""
+    rng = random.Random(seed)
+    seen: set[tuple] = set()
+
+    def pairs(n: int, exclude: set[tuple]) -> list[dict]:
+        out: list[dict] = []
+        for p in task.make_prompts(50 * n, seed=rng.randrange(2**31)):
+            if len(out) == n:
+                break
+            a, b = task.candidate_responses(p, rng)
+            truth = task.oracle_prefer(p, a, b)
+            key = (p, *sorted((a, b)))
+            if truth == "tie" or key in exclude:
+                continue
+            seen.add(key)
+            human = task.oracle_prefer(p, a, b, noise=noise, rng=rng)
+            out.append(
+                {"pair_id": len(out), "prompt": p, "response_a": a, "response_b": b,
+                 "truth": truth, "human": human}
+            )  # fmt: skip
+        return out
+
+    pool = pairs(n_pool, set())
+    ev = pairs(n_eval, set(seen))
+    eval_pairs = [_pref(p, p["truth"]) for p in ev]
+    return {"pool": pool, "eval": eval_pairs}
+
+
+def _pref(p: dict, label: str) -> PreferencePair:
+    a, b = p["response_a"], p["response_b"]
+    chosen, rejected = (a, b) if label == "a" else (b, a)
+    return PreferencePair(p["prompt"], chosen, rejected)
+
+
+def train(base: str, pairs: list[PreferencePair], eval_pairs, args, seed: int, out=None) -> float:
+    """Held-out accuracy of a reward model trained from ``base`` on ``pairs``. Small sets get
+    at least ``min_steps`` optimizer steps (the same rule in every arm)."""
+    epochs = max(args.epochs, args.min_steps * args.batch_size / max(1, len(pairs)))
+    cfg = RewardConfig(
+        lr=args.lr,
+        batch_size=args.batch_size,
+        epochs=epochs,
+        warmup_ratio=0.05,
+        max_length=args.max_length,
+        seed=seed,
+    )
+    m = train_reward(base, pairs, out, cfg, eval_pairs=eval_pairs, cpu=True)
+    return float(m["eval"]["accuracy"])
+
+
+# --------------------------------------------------------------------------------------------------
+# arms
+
+
+def label_order(n: int, seed: int) -> list[int]:
+    """The order people label pairs in the random arm; its head is every arm's seed set."""
+    order = list(range(n))
+    random.Random(seed + 1).shuffle(order)
+    return order
+
+
+def run_random(base: str, data: dict, args, seed: int) -> dict:
+    order = label_order(len(data["pool"]), seed)
+    curve = []
+    for n in args.random_schedule:
+        labelled = [_pref(data["pool"][i], data["pool"][i]["human"]) for i in sorted(order[:n])]
+        acc = train(base, labelled, data["eval"], args, seed)
+        curve.append({"human": n, "accuracy": acc, "ai_labels": 0})
+        print(f"  seed {seed} random    human {n:5d}  acc {acc:.3f}", flush=True)
+    return {"curve": curve}
+
+
+def run_active(base: str, data: dict, args, seed: int, ai_labels: bool, work: Path) -> dict:
+    pool = data["pool"]
+    rng = random.Random(seed + 2)
+    human: set[int] = set(label_order(len(pool), seed)[: args.human_schedule[0]])
+    routed: set[int] = set()  # pairs the judge has ever been confident on (audit drawn once)
+    audit_queue: list[int] = []
+    audits: list[tuple[str, str]] = []  # (AI label, human label) on audited pairs
+    curve, name = [], "active_ai" if ai_labels else "active"
+    ai: dict[int, str] = {}
+    for r in range(len(args.human_schedule)):
+        # Train on human labels (+ the judge's confident labels from the previous round).
+        train_set = [_pref(pool[i], pool[i]["human"]) for i in sorted(human)]
+        train_set += [_pref(pool[i], lab) for i, lab in sorted(ai.items()) if i not in human]
+        out = work / f"{name}-{seed}-{r}"
+        acc = train(base, train_set, data["eval"], args, seed, str(out))
+        ai_correct = [pool[i]["truth"] == lab for i, lab in ai.items() if i not in human]
+        point = {
+            "human": len(human),
+            "accuracy": acc,
+            "ai_labels": len(ai_correct),
+            "ai_label_accuracy": sum(ai_correct) / len(ai_correct) if ai_correct else None,
+        }
+        curve.append(point)
+        ai_acc = point["ai_label_accuracy"]
+        print(
+            f"  seed {seed} {name:9s} human {len(human):5d}  acc {acc:.3f}  ai labels "
+            f"{len(ai_correct):5d}" + (f" (correct {ai_acc:.3f})" if ai_acc is not None else ""),
+            flush=True,
+        )
+        if r + 1 == len(args.human_schedule):
+            break
+        # The judge scores every pair people have not labelled.
+        rest = [i for i in range(len(pool)) if i not in human]
+        verdicts = judge_pairs(
+            [str(out)],
+            [pool[i] for i in rest],
+            JudgeConfig(batch_size=128, max_length=args.max_length),
+        )
+        shutil.rmtree(out, ignore_errors=True)
+        p_a = {i: v["p_a"] for i, v in zip(rest, verdicts)}
+        conf = {i: max(p, 1 - p) for i, p in p_a.items()}
+        confident = [i for i in rest if conf[i] >= args.threshold]
+        ai = {i: ("a" if p_a[i] > 0.5 else "b") for i in confident} if ai_labels else {}
+        for i in confident:
+            if i not in routed:
+                routed.add(i)
+                if rng.random() < args.audit_share:
+                    audit_queue.append(i)
+        # Next human batch: audits first, then uncertain pairs mixed with a random share.
+        budget = args.human_schedule[r + 1] - len(human)
+        batch = audit_queue[:budget]
+        audit_queue = audit_queue[budget:]
+        for i in batch:
+            audits.append((ai.get(i) or ("a" if p_a[i] > 0.5 else "b"), pool[i]["human"]))
+        left = budget - len(batch)
+        n_random = round(left * args.random_share)
+        chosen = set(batch)
+        uncertain = sorted((i for i in rest if i not in chosen), key=lambda i: conf[i])
+        batch += uncertain[: left - n_random]
+        chosen = set(batch)
+        others = [i for i in rest if i not in chosen]
+        batch += rng.sample(others, min(n_random, len(others)))
+        human.update(batch)
+    agree = sum(a == h for a, h in audits)
+    return {
+        "curve": curve,
+        "audits": len(audits),
+        "audit_agreement": agree / len(audits) if audits else None,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# summary
+
+
+def mean_curve(runs: list[dict]) -> list[dict]:
+    pts = zip(*[r["curve"] for r in runs])
+    out = []
+    for group in pts:
+        accs = [p["accuracy"] for p in group]
+        row = {"human": group[0]["human"], "accuracy": sum(accs) / len(accs), "per_seed": accs}
+        ai = [p.get("ai_label_accuracy") for p in group if p.get("ai_label_accuracy") is not None]
+        row["ai_labels"] = sum(p.get("ai_labels", 0) for p in group) / len(group)
+        row["ai_label_accuracy"] = sum(ai) / len(ai) if ai else None
+        out.append(row)
+    return out
+
+
+def labels_to_reach(curve: list[dict], target: float) -> float | None:
+    """Human labels at which the curve first reaches ``target`` (linear between points)."""
+    prev = None
+    for p in curve:
+        if p["accuracy"] >= target:
+            if prev is None:
+                return float(p["human"])
+            h0, a0 = prev["human"], prev["accuracy"]
+            return h0 + (target - a0) / (p["accuracy"] - a0) * (p["human"] - h0)
+        prev = p
+    return None
+
+
+def accuracy_at(curve: list[dict], human: int) -> float | None:
+    """Accuracy at ``human`` labels (linear between measured points; None outside the curve)."""
+    for p0, p1 in zip(curve, curve[1:]):
+        if p0["human"] <= human <= p1["human"]:
+            w = (human - p0["human"]) / (p1["human"] - p0["human"])
+            return p0["accuracy"] + w * (p1["accuracy"] - p0["accuracy"])
+    return curve[-1]["accuracy"] if curve and curve[-1]["human"] == human else None
+
+
+def fmt(x, spec=".0f"):
+    return "not reached" if x is None else format(x, spec)
+
+
+def base_model(arg: str | None, tmp: Path) -> str:
+    for cand in (arg, os.environ.get("PAIRWISE_TINY_MODEL")):
+        if cand:
+            return cand
+    cached = Path(__file__).resolve().parents[2] / "data" / "test-cache" / "tiny-base"
+    if (cached / "model.safetensors").exists():
+        return str(cached)
+    from pairwise_trainer.modeling import build_tiny_model
+
+    print("building the tiny base model (~40 s)", flush=True)
+    build_tiny_model(str(tmp / "tiny"))
+    return str(tmp / "tiny")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small pool and schedule (~2 min)")
+    ap.add_argument("--seeds", default="0,1,2", help="comma list; figures are averaged")
+    ap.add_argument("--arms", default="random,active_ai", help="random,active_ai[,active]")
+    ap.add_argument("--model", help="base model (default: data/test-cache/tiny-base or built)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", default=str(Path(__file__).parent / "hybrid_results.json"))
+    for k, v in DEFAULTS.items():
+        ap.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=None)
+    args = ap.parse_args()
+    for k, v in DEFAULTS.items():
+        if getattr(args, k) is None:
+            setattr(args, k, QUICK.get(k, v) if args.quick else v)
+    args.human_schedule = [int(x) for x in args.human_schedule.split(",")]
+    args.random_schedule = [int(x) for x in args.random_schedule.split(",")]
+    targets = [float(x) for x in args.targets.split(",")]
+    seeds = [int(x) for x in args.seeds.split(",")]
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+    t0 = time.time()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-hybrid-"))
+    runs: dict[str, list[dict]] = {a: [] for a in arms}
+    try:
+        base = base_model(args.model, tmp)
+        for seed in seeds:
+            data = make_data(args.pool, args.eval, args.noise, seed)
+            for arm in arms:
+                t = time.time()
+                if arm == "random":
+                    res = run_random(base, data, args, seed)
+                elif arm in ("active_ai", "active"):
+                    res = run_active(base, data, args, seed, arm == "active_ai", tmp)
+                else:
+                    raise SystemExit(f"unknown arm {arm!r}")
+                res["seed"], res["wall_s"] = seed, time.time() - t
+                runs[arm].append(res)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    wall = time.time() - t0
+
+    curves = {a: mean_curve(rs) for a, rs in runs.items()}
+    print(f"\nReward-model held-out accuracy by human labels (mean of seeds {seeds}):")
+    for arm, curve in curves.items():
+        print(f"  {arm:9s} " + "  ".join(f"{p['human']}:{p['accuracy']:.3f}" for p in curve))
+    budget = args.human_schedule[-1]
+    at_budget = {a: accuracy_at(c, budget) for a, c in curves.items()}
+    print(
+        f"  at {budget} human labels: "
+        + ", ".join(f"{a} {fmt(x, '.3f')}" for a, x in at_budget.items())
+    )
+    reach = {a: {str(t): labels_to_reach(c, t) for t in targets} for a, c in curves.items()}
+    per_seed = {
+        a: [{str(t): labels_to_reach(r["curve"], t) for t in targets} for r in rs]
+        for a, rs in runs.items()
+    }
+    print("\nHuman labels to reach a held-out accuracy (seed-averaged curves):")
+    head = f"  {'target':>7} " + "".join(f"{a:>14}" for a in arms)
+    ratios: dict[str, float | None] = {}
+    if "random" in arms and "active_ai" in arms:
+        head += f"{'random/active_ai':>18}"
+    print(head)
+    for t in targets:
+        line = f"  {t:>7.2f} " + "".join(f"{fmt(reach[a][str(t)]):>14}" for a in arms)
+        if "random" in arms and "active_ai" in arms:
+            r, a = reach["random"][str(t)], reach["active_ai"][str(t)]
+            ratios[str(t)] = r / a if r is not None and a is not None else None
+            ratio = ratios[str(t)]
+            line += f"{'-' if ratio is None else f'{ratio:.2f}x':>18}"
+        print(line)
+    for arm in arms:
+        if arm == "random":
+            continue
+        ai = [p["ai_label_accuracy"] for p in curves[arm] if p["ai_label_accuracy"] is not None]
+        n_ai = [p["ai_labels"] for p in curves[arm]]
+        audits = [r["audits"] for r in runs[arm]]
+        agree = [r["audit_agreement"] for r in runs[arm] if r["audit_agreement"] is not None]
+        if ai:
+            print(
+                f"\n{arm}: AI labels per round {', '.join(f'{x:.0f}' for x in n_ai)}; "
+                f"AI-label accuracy vs the truth {', '.join(f'{x:.3f}' for x in ai)}"
+            )
+        if audits:
+            print(
+                f"{arm}: audits per seed {audits}; AI = human on audits "
+                f"{sum(agree) / len(agree) if agree else float('nan'):.3f} "
+                f"(human labels carry {args.noise:.0%} noise)"
+            )
+    per_arm = ", ".join(f"{a} {sum(r['wall_s'] for r in rs):.0f} s" for a, rs in runs.items())
+    print(f"\nwall time {wall:.0f} s ({per_arm})")
+
+    res = {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch_threads": args.threads,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "params": {
+            **{k: getattr(args, k) for k in DEFAULTS},
+            "seeds": seeds,
+            "arms": arms,
+            "quick": args.quick,
+        },
+        "curves": curves,
+        "human_labels_to_target": reach,
+        "accuracy_at_budget": {"human_labels": budget, **at_budget},
+        "human_labels_to_target_per_seed": per_seed,
+        "ratio_random_over_active_ai": ratios,
+        "runs": runs,
+        "wall_s": wall,
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
