@@ -199,7 +199,15 @@ export function createApiRouter(services: Services, opts: ApiOptions): express.R
     authed(async (req, res) => {
       const r = await services.annotation.judge(req.user, parseId(req.params.id, "Assignment"), req.body);
       res.status(r.duplicate ? 200 : 201);
-      return { id: r.judgment_id, judgment_id: r.judgment_id, duplicate: r.duplicate, supersedes_id: r.supersedes_id, paused: r.paused ?? false };
+      return {
+        id: r.judgment_id,
+        judgment_id: r.judgment_id,
+        duplicate: r.duplicate,
+        supersedes_id: r.supersedes_id,
+        paused: r.paused ?? false,
+        ...(r.rewrites ? { rewrites: r.rewrites } : {}),
+        ...(r.assist ? { assist: r.assist } : {}),
+      };
     }),
   );
 
