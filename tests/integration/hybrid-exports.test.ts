@@ -252,6 +252,27 @@ describe("hybrid exports", () => {
     expect(votesExcluded).toHaveLength(8);
   });
 
+  it("a rewrite sent with a judgment through the annotation API comes out as the SFT demonstration", async () => {
+    s = await startServer({ random: () => 1 });
+    const res = await makeUser(s, "res@example.com", "researcher");
+    const ann = await makeUser(s, "a0@example.com", "annotator");
+    const id = await setupProject(s, res, { annotators: [ann], pairs: PAIRS.slice(0, 1), settings: { quality: { goldShare: 0 } } });
+    const put = await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { rewrites: { mode: "both" } } });
+    expect(put.status, put.text).toBe(200);
+    const lease = await api(s, "GET", `/projects/${id}/assignments/next`, { token: ann.token });
+    expect(lease.status, lease.text).toBe(200);
+    const worse = lease.body.left === "A1" ? "right" : "left";
+    const judged = await api(s, "POST", `/assignments/${lease.body.assignment_id}/judgment`, {
+      token: ann.token,
+      json: judgmentBody({ choice: worse === "right" ? "left" : "right", rewrites: [{ side: worse, text: "B1, as it should have been" }] }),
+    });
+    expect(judged.status, judged.text).toBe(201);
+    const w = { id, res } as World;
+    expect(lines((await exportRaw(w, "format=sft&rewrites=only")).text)).toEqual([{ prompt: "p1", completion: "B1, as it should have been" }]);
+    expect(lines((await exportRaw(w, "format=trl&rewrites=exclude")).text)).toEqual([{ prompt: "p1", chosen: "A1", rejected: "B1" }]);
+    expect(lines((await exportRaw(w, "format=trl")).text).map((r) => r.chosen)).toEqual(["A1", "B1, as it should have been"]);
+  });
+
   it("unknown source or rewrites values are a 400 with a stable code", async () => {
     const w = await world();
     for (const [q, field] of [
