@@ -18,7 +18,7 @@ const USAGE = `pairwise: the Pairwise command line (uses DATABASE_URL, default s
                                                   PAIRWISE_DEMO_MODEL=DIR also the arithmetic RLHF-loop project
   pairwise export --project ID --format trl|trl-chat|openai|hh|sft|votes [--out FILE] [--as EMAIL]
                   [--file jsonl|csv|parquet] [--from ISO] [--to ISO] [--annotators 1,2] [--rounds 1,2]
-                  [--source human|ai|all] [--min-agreement X] [--min-confidence X] [--gold include|exclude|only]
+                  [--source human|ai|all|agree] [--rewrites include|exclude|only] [--min-agreement X] [--min-confidence X] [--gold include|exclude|only]
                   [--label majority|dawid_skene] [--margin] [--weight] [--no-pseudonymize] [--scrub] [--include-superseded]
                                                   same filters as GET /api/v1/projects/:id/export; prints the manifest
 `;
@@ -62,6 +62,7 @@ async function run(argv: string[]): Promise<number> {
         annotators: { type: "string" },
         rounds: { type: "string" },
         source: { type: "string" },
+        rewrites: { type: "string" },
         "min-agreement": { type: "string" },
         "min-confidence": { type: "string" },
         gold: { type: "string" },
@@ -114,7 +115,7 @@ async function run(argv: string[]): Promise<number> {
         const actor = values.as ? await services.auth.findUserByEmail(values.as) : (await services.auth.listUsers()).find((u) => u.role === "admin");
         if (!actor) throw new UsageError(values.as ? `no user ${values.as}` : "no admin account exists; pass --as EMAIL");
         const filters: Record<string, unknown> = { format: need(values, "format") };
-        for (const k of ["file", "from", "to", "annotators", "rounds", "source", "gold", "label"] as const) if (values[k] !== undefined) filters[k] = values[k];
+        for (const k of ["file", "from", "to", "annotators", "rounds", "source", "rewrites", "gold", "label"] as const) if (values[k] !== undefined) filters[k] = values[k];
         if (values["min-agreement"] !== undefined) filters.min_agreement = values["min-agreement"];
         if (values["min-confidence"] !== undefined) filters.min_confidence = values["min-confidence"];
         if (values.margin) filters.margin = true;

@@ -110,6 +110,7 @@ type Progress = { step: number; total: number };
 const STEP_TITLES: { key: StepName; title: string }[] = [
   { key: "snapshot", title: "Snapshot" },
   { key: "reward", title: "Reward model" },
+  { key: "sft", title: "SFT on rewrites" },
   { key: "ppo", title: "PPO" },
   { key: "evaluate", title: "Evaluate" },
   { key: "generate", title: "Generate" },

@@ -13,7 +13,7 @@ async function fakeWorker(): Promise<{ token: string; call: Call }> {
   const admin = await s.pw.services.auth.findUserByEmail("res@example.com");
   const { token } = await s.pw.services.jobs.createWorkerToken(admin!, "fake");
   const call: Call = (method, url, json) => api(s, method, `/worker${url}`, { token, json });
-  await call("POST", "/register", { name: "fake", capabilities: { device: "cpu", kinds: ["train_reward", "ppo", "evaluate", "generate"] } });
+  await call("POST", "/register", { name: "fake", capabilities: { device: "cpu", kinds: ["train_reward", "sft", "ppo", "evaluate", "generate"] } });
   return { token, call };
 }
 
@@ -38,6 +38,9 @@ async function runOneJob(w: { token: string; call: Call }): Promise<string | nul
   if (job.kind === "train_reward") {
     outputs = { model: await upload(w.token, `rm ${job.id}`, "checkpoint") };
     result = { "eval/accuracy": 0.91 };
+  } else if (job.kind === "sft") {
+    outputs = { model: await upload(w.token, `sft ${job.id}`, "checkpoint") };
+    result = { "train/loss_last": 0.4 };
   } else if (job.kind === "ppo") {
     outputs = { model: await upload(w.token, `policy ${job.id}`, "checkpoint") };
     result = { "objective/score": 0.8, "objective/kl": 0.02 };
@@ -118,6 +121,49 @@ describe("training rounds", () => {
     const after = (await api(s, "GET", `/projects/${id}/checkpoints`, { token: res.token })).body.checkpoints;
     expect(after.find((c: { id: number }) => c.id === view.candidate_policy_id).state).toBe("champion");
     expect(after.find((c: { id: number }) => c.id === view.reward_checkpoint_id).state).toBe("champion");
+  });
+
+  it("annotators' rewrites become an SFT step before PPO; PPO starts from the fine-tuned policy", async () => {
+    s = await startServer();
+    const res = await makeUser(s, "res@example.com", "researcher");
+    const ann = await makeUser(s, "a0@example.com", "annotator");
+    const id = await setupProject(s, res, { annotators: [ann], pairs: samplePairs(3), settings: { judgmentsPerPair: 1, quality: { goldShare: 0 } } });
+    await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { rewrites: { mode: "worse" } } });
+    for (;;) {
+      const lease = await api(s, "GET", `/projects/${id}/assignments/next`, { token: ann.token });
+      if (lease.status === 204) break;
+      const chosen = String(lease.body.left).startsWith("answer A") ? "left" : "right";
+      const worse = chosen === "left" ? "right" : "left";
+      const r = await api(s, "POST", `/assignments/${lease.body.assignment_id}/judgment`, { token: ann.token, json: judgmentBody({ choice: chosen, strength: 2, rewrites: [{ side: worse, text: `rewritten ${lease.body.prompt}` }] }) });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+    }
+    const base = (await api(s, "POST", `/projects/${id}/checkpoints`, { token: res.token, json: { name: "tiny base", model_ref: "/models/tiny" } })).body.checkpoint;
+    const started = await api(s, "POST", `/projects/${id}/rounds`, { token: res.token, json: { prompts_source: "task", ppo_reward: "task", eval_prompts: 2, ab_prompts: 2, fresh_prompts: 0, sft: { num_epochs: 2 } } });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    // 3 original pairs + 3 rewrite pairs (rewrite beats original) in the reward model's snapshot.
+    expect(started.body.round.steps.snapshot.detail.rows).toBe(6);
+    expect(started.body.round.steps.sft).toMatchObject({ status: "pending", detail: { rows: 3 } });
+    const w = await fakeWorker();
+    const kinds: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const k = await runOneJob(w);
+      if (!k) break;
+      kinds.push(k);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(kinds).toEqual(["train_reward", "sft", "ppo", "evaluate"]);
+    const jobs = (await api(s, "GET", `/projects/${id}/jobs`, { token: res.token })).body.jobs as { id: number; kind: string; params: any; inputs: Record<string, number> }[];
+    const sft = jobs.find((j) => j.kind === "sft")!;
+    expect(sft.params).toMatchObject({ config: { num_epochs: 2 }, parent_checkpoint_id: base.id, model_ref: "/models/tiny" });
+    const demos = await s.pw.services.artifacts.readText(sft.inputs.dataset!);
+    expect(demos.trim().split("\n").map((l) => JSON.parse(l).completion).sort()).toEqual(["rewritten q 0?", "rewritten q 1?", "rewritten q 2?"]);
+    const view = (await api(s, "GET", `/rounds/${started.body.round.id}`, { token: res.token })).body.round;
+    expect(view.steps.sft.status).toBe("succeeded");
+    const cps = (await api(s, "GET", `/projects/${id}/checkpoints`, { token: res.token })).body.checkpoints as { id: number; kind: string; parent_id: number | null }[];
+    const tuned = cps.find((c) => c.kind === "sft")!;
+    expect(tuned.parent_id).toBe(base.id);
+    expect(jobs.find((j) => j.kind === "ppo")!.params.parent_checkpoint_id, "PPO starts from the SFT checkpoint").toBe(tuned.id);
+    expect(cps.find((c) => c.id === view.candidate_policy_id)!.parent_id).toBe(tuned.id);
   });
 
   it("a failed step fails the round; retry re-runs the step", async () => {

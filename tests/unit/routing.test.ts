@@ -6,7 +6,7 @@ import { AI_PRIORITY, AUDIT_PRIORITY, decideRoute, informationScores, priorityFo
 const settings = (over: Record<string, unknown> = {}) =>
   hybridSettingsSchema.parse({ routing: { enabled: true, threshold: 0.9, auditShare: 0.1, ...over }, activeLearning: { strategy: "uncertainty" } });
 const rm = (pA: number, judgeId = 1, members: number[] | null = null): VerdictSignal => ({ judgeId, kind: "reward_model", pA, consistent: null, members });
-const llm = (pA: number, consistent: 0 | 1, judgeId = 2): VerdictSignal => ({ judgeId, kind: "llm", pA, consistent });
+const llm = (pA: number, consistent: 0 | 1, judgeId = 2): VerdictSignal => ({ judgeId, kind: "llm", pA, consistent, members: null });
 const all = new Set([1, 2, 3]);
 const opts = { gold: false, auditDraw: 0.5, enabledJudgeIds: all };
 

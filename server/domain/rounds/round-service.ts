@@ -35,6 +35,10 @@ export const roundConfigSchema = z
     auto_promote: z.boolean().default(true),
     /** Overrides for the trainer's reward-model config (learning_rate, num_epochs, lora_r, …). */
     reward: z.record(z.union([z.number(), z.string(), z.boolean()])).default({}),
+    /** Fine-tune the champion on annotators' rewrites (SFT) before PPO, when there are any. */
+    sft_on_rewrites: z.boolean().default(true),
+    /** Overrides for the trainer's SFT config (learning_rate, num_epochs, lora_r, …). */
+    sft: z.record(z.union([z.number(), z.string(), z.boolean()])).default({}),
     /** Overrides for the trainer's PPO config (kl_coef, target_kl, cliprange, gamma, lam, …). */
     ppo: z.record(z.union([z.number(), z.string(), z.boolean()])).default({}),
     /** Sampling for generation. */
@@ -47,7 +51,7 @@ export const roundConfigSchema = z
 
 export type RoundConfig = z.output<typeof roundConfigSchema>;
 
-export const STEPS = ["snapshot", "reward", "ppo", "evaluate", "generate", "ab_test"] as const;
+export const STEPS = ["snapshot", "reward", "sft", "ppo", "evaluate", "generate", "ab_test"] as const;
 export type StepName = (typeof STEPS)[number];
 export type StepState = { status: "pending" | "running" | "succeeded" | "failed" | "skipped"; job_ids: number[]; started_at: number | null; finished_at: number | null; detail: Record<string, unknown> };
 
@@ -71,6 +75,17 @@ export type RoundView = {
 
 const emptySteps = (): Record<StepName, StepState> =>
   Object.fromEntries(STEPS.map((s) => [s, { status: "pending", job_ids: [], started_at: null, finished_at: null, detail: {} }])) as unknown as Record<StepName, StepState>;
+
+/** Stored steps, with any step added since the round was stored (rounds before the SFT step). */
+function parseSteps(json: string): Record<StepName, StepState> {
+  const stored = JSON.parse(json) as Partial<Record<StepName, StepState>>;
+  const steps = emptySteps();
+  for (const k of STEPS) {
+    if (stored[k]) steps[k] = stored[k]!;
+    else if (k === "sft" && stored.ppo && stored.ppo.status !== "pending") steps.sft = { ...steps.sft, status: "skipped", detail: { reason: "before SFT on rewrites existed" } };
+  }
+  return steps;
+}
 
 /**
  * The iterated RLHF loop as a small state machine: snapshot the judgments → train a reward model
@@ -140,6 +155,14 @@ export class RoundService {
       if ((exp.counts.rows ?? 0) === 0) throw new DomainError("conflict", "There are no decided comparisons to train on yet");
       const art = await this.artifacts.put(fs.createReadStream(exp.path), { name: `round-${round.number}-snapshot.jsonl`, kind: "dataset" });
       steps.snapshot = { ...steps.snapshot, status: "succeeded", finished_at: this.clock.now(), detail: { rows: exp.counts.rows, sha256: exp.sha256, export_id: exp.export_id } };
+      // Annotators' rewrites are demonstrations: the SFT step (after the reward model) trains on them.
+      if (config.sft_on_rewrites) {
+        const demos = await this.exports.run(user, projectId, { format: "sft", rewrites: "only" });
+        if ((demos.counts.rows ?? 0) > 0) {
+          const dataset = await this.artifacts.put(fs.createReadStream(demos.path), { name: `round-${round.number}-rewrites-sft.jsonl`, kind: "dataset" });
+          steps.sft = { ...steps.sft, detail: { rows: demos.counts.rows, export_id: demos.export_id, artifact_id: dataset.artifact_id } };
+        } else steps.sft = { ...steps.sft, status: "skipped", detail: { reason: "no rewrites yet" } };
+      } else steps.sft = { ...steps.sft, status: "skipped", detail: { reason: "turned off" } };
       await this.db.updateTable("rounds").set({ snapshot_artifact_id: art.artifact_id, snapshot_export_id: exp.export_id, steps: JSON.stringify(steps) }).where("id", "=", round.id).execute();
       // Step 2: reward model from the base.
       const jobId = await this.jobs.create(projectId, {
@@ -170,7 +193,7 @@ export class RoundService {
 
   private async markStep(roundId: number, step: StepName, patch: Partial<StepState>, roundPatch: Partial<Pick<Round, "status" | "candidate_policy_id" | "reward_checkpoint_id" | "decision" | "finished_at">> = {}) {
     const r = await this.db.selectFrom("rounds").select("steps").where("id", "=", roundId).executeTakeFirstOrThrow();
-    const steps = JSON.parse(r.steps) as Record<StepName, StepState>;
+    const steps = parseSteps(r.steps);
     steps[step] = { ...steps[step], ...patch, detail: { ...steps[step].detail, ...(patch.detail ?? {}) } };
     await this.db.updateTable("rounds").set({ steps: JSON.stringify(steps), updated_at: this.clock.now(), ...roundPatch }).where("id", "=", roundId).execute();
   }
@@ -200,7 +223,7 @@ export class RoundService {
     const round = await this.db.selectFrom("rounds").selectAll().where("id", "=", job.round_id).executeTakeFirst();
     if (!round || round.status !== "running") return;
     const config = roundConfigSchema.parse(JSON.parse(round.config));
-    const steps = JSON.parse(round.steps) as Record<StepName, StepState>;
+    const steps = parseSteps(round.steps);
     const step = (Object.keys(steps) as StepName[]).find((s) => steps[s].job_ids.includes(jobId));
     if (!step || steps[step].status !== "running") return;
     const now = this.clock.now();
@@ -214,20 +237,44 @@ export class RoundService {
     const champion = await this.db.selectFrom("checkpoints").selectAll().where("id", "=", round.champion_policy_id!).executeTakeFirstOrThrow();
     const ref = (c: Checkpoint, name: string) => ({ inputs: c.artifact_id ? { [name]: c.artifact_id } : {}, params: { [`${name}_checkpoint_id`]: c.id, ...(c.model_ref ? { [`${name}_ref`]: c.model_ref } : {}) } });
 
-    if (step === "reward") {
-      const rm = await producedCheckpoint();
-      await this.markStep(round.id, "reward", { status: "succeeded", finished_at: now, detail: { checkpoint_id: rm?.id, ...result } }, { reward_checkpoint_id: rm?.id ?? null });
-      const policy = ref(champion, "policy");
+    // PPO starts from the champion, or from its fine-tune on the rewrites when the round made one.
+    const startPpo = async (start: Checkpoint) => {
+      const rm = round.reward_checkpoint_id
+        ? ((await this.db.selectFrom("checkpoints").selectAll().where("id", "=", round.reward_checkpoint_id).executeTakeFirst()) as Checkpoint | undefined)
+        : await producedCheckpoint();
+      const policy = ref(start, "policy");
       const reward = config.ppo_reward === "task" || !rm ? { inputs: {}, params: { reward: "task" } } : ref(rm, "reward_model");
       const jobIdNew = await this.jobs.create(round.project_id, {
         kind: "ppo",
         roundId: round.id,
         inputs: { ...policy.inputs, ...reward.inputs },
         // The round's sampling settings apply to PPO's rollouts too; explicit PPO overrides win.
-        params: { name: `policy r${round.number}`, config: { temperature: config.temperature, max_new_tokens: config.max_new_tokens, ...config.ppo }, parent_checkpoint_id: champion.id, ...policy.params, ...reward.params, ...(await this.prompts(round.project_id, config, "train", config.ppo_prompts, round.number)) },
+        params: { name: `policy r${round.number}`, config: { temperature: config.temperature, max_new_tokens: config.max_new_tokens, ...config.ppo }, parent_checkpoint_id: start.id, ...policy.params, ...reward.params, ...(await this.prompts(round.project_id, config, "train", config.ppo_prompts, round.number)) },
       });
       await this.markStep(round.id, "ppo", { status: "running", job_ids: [jobIdNew], started_at: now });
       await this.jobs.announce(jobIdNew);
+    };
+
+    if (step === "reward") {
+      const rm = await producedCheckpoint();
+      await this.markStep(round.id, "reward", { status: "succeeded", finished_at: now, detail: { checkpoint_id: rm?.id, ...result } }, { reward_checkpoint_id: rm?.id ?? null });
+      const demos = steps.sft.detail.artifact_id as number | undefined;
+      if (steps.sft.status === "pending" && demos) {
+        const model = ref(champion, "model");
+        const jobIdNew = await this.jobs.create(round.project_id, {
+          kind: "sft",
+          roundId: round.id,
+          inputs: { dataset: demos, ...model.inputs },
+          params: { name: `sft r${round.number} (rewrites)`, config: config.sft, parent_checkpoint_id: champion.id, dataset_export_id: steps.sft.detail.export_id, ...model.params },
+        });
+        await this.markStep(round.id, "sft", { status: "running", job_ids: [jobIdNew], started_at: now });
+        await this.jobs.announce(jobIdNew);
+      } else await startPpo(champion);
+    } else if (step === "sft") {
+      const tuned = await producedCheckpoint();
+      if (!tuned) throw new Error(`sft job ${job.id} registered no checkpoint`);
+      await this.markStep(round.id, "sft", { status: "succeeded", finished_at: now, detail: { checkpoint_id: tuned.id, ...result } });
+      await startPpo(tuned);
     } else if (step === "ppo") {
       const candidate = await producedCheckpoint();
       if (!candidate) throw new Error(`ppo job ${job.id} registered no checkpoint`);
@@ -328,7 +375,7 @@ export class RoundService {
           await trx.updateTable("checkpoints").set({ state: "champion", state_changed_at: now }).where("id", "=", round.reward_checkpoint_id).execute();
         }
       }
-      const steps = JSON.parse(round.steps) as Record<StepName, StepState>;
+      const steps = parseSteps(round.steps);
       steps.ab_test = { ...steps.ab_test, status: "succeeded", finished_at: now, detail: { ...ab, threshold: config.win_rate_threshold, promoted: promote, forced: opts.force ?? null } };
       await trx.updateTable("rounds").set({ status: "succeeded", steps: JSON.stringify(steps), decision: promote ? "promoted" : "kept_champion", finished_at: now, updated_at: now }).where("id", "=", round.id).execute();
     });
@@ -364,7 +411,7 @@ export class RoundService {
       number: r.number,
       status: r.status,
       config: roundConfigSchema.parse(JSON.parse(r.config)),
-      steps: JSON.parse(r.steps) as Record<StepName, StepState>,
+      steps: parseSteps(r.steps),
       champion_policy_id: r.champion_policy_id,
       candidate_policy_id: r.candidate_policy_id,
       reward_checkpoint_id: r.reward_checkpoint_id,
