@@ -21,7 +21,10 @@ export const JUDGE_KIND_LABEL: Record<JudgeKindName, string> = { reward_model: "
 
 export const STRATEGY_LABEL: Record<string, string> = {
   off: "Completion order",
+  order: "Completion order",
   random: "Random share",
+  gold: "Gold questions",
+  audit: "Audit of AI labels",
   uncertainty: "Uncertainty",
   disagreement: "Judge disagreement",
   ensemble: "Ensemble spread",

@@ -52,8 +52,10 @@ function useJudgeAlerts(projectId: number, initial: JudgeAlerts): [JudgeAlerts, 
     if (timer.current) return;
     timer.current = setTimeout(() => {
       timer.current = null;
-      void api<JudgeAlerts>(`/projects/${projectId}/judges/agreement`).then((r) => {
-        if (r.ok && r.data) setState({ threshold: r.data.threshold, alerts: r.data.alerts });
+      // The router answers `{ agreement: AgreementReport }`; take the bare report too, as docs/api.md shows it.
+      void api<{ agreement: JudgeAlerts } | JudgeAlerts>(`/projects/${projectId}/judges/agreement`).then((r) => {
+        const rep = r.ok && r.data ? ("agreement" in r.data ? r.data.agreement : r.data) : null;
+        if (rep && Array.isArray(rep.alerts)) setState({ threshold: rep.threshold, alerts: rep.alerts });
       });
     }, 2000);
   }, [projectId]);

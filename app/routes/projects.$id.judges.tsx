@@ -95,7 +95,8 @@ export async function action({ context, request, params }: ActionFunctionArgs) {
   } catch (e) {
     if (isDomainError(e)) {
       const fields = errorsByPath(e.details?.fields);
-      return fail(Object.keys(fields).length ? FIX : friendlyMessage(e), fields);
+      // Conflicts here are sentences for people ("This judge is disabled; enable it first").
+      return fail(Object.keys(fields).length ? FIX : e.code === "conflict" ? e.message : friendlyMessage(e), fields);
     }
     throw e;
   }
@@ -187,7 +188,7 @@ function JudgeForm({ judge, checkpoints, onDone }: { judge?: Judge; checkpoints:
   };
   const others = otherErrors(fields, JUDGE_FIELDS);
   return (
-    <fetcher.Form method="post" className="flex flex-col gap-4" aria-label={judge ? `Edit ${judge.name}` : "New judge"} onChange={onChange} data-testid="judge-form">
+    <fetcher.Form method="post" noValidate className="flex flex-col gap-4" aria-label={judge ? `Edit ${judge.name}` : "New judge"} onChange={onChange} data-testid="judge-form">
       <input type="hidden" name="intent" value={judge ? "update_judge" : "create_judge"} />
       {judge ? (
         <>
@@ -208,7 +209,7 @@ function JudgeForm({ judge, checkpoints, onDone }: { judge?: Judge; checkpoints:
             <option value="reward_model">Reward model</option>
           </Select>
         )}
-        <TextInput label="Name" name="name" required maxLength={200} defaultValue={judge?.name ?? ""} placeholder={kind === "llm" ? "GPT judge" : "Reward model judge"} error={err("name")} hint="Shown to researchers only; annotators never see judge or model names." />
+        <TextInput label="Name" name="name" required maxLength={100} defaultValue={judge?.name ?? ""} placeholder={kind === "llm" ? "GPT judge" : "Reward model judge"} error={err("name")} hint="Shown to researchers only; annotators never see judge or model names." />
       </div>
       {kind === "reward_model" ? (
         <fieldset className="flex flex-col gap-2">
@@ -530,7 +531,7 @@ function HybridSettingsForm({ settings, judges }: { settings: HybridSettings; ju
   const others = otherErrors(fields, HYBRID_FIELDS);
   const r = settings.routing;
   return (
-    <fetcher.Form method="post" aria-label="Hybrid settings" className="flex flex-col gap-5" data-testid="hybrid-form">
+    <fetcher.Form method="post" noValidate aria-label="Hybrid settings" className="flex flex-col gap-5" data-testid="hybrid-form">
       <input type="hidden" name="intent" value="save_hybrid" />
       <Section title="Routing" help="Pairs a judge is sure of get the AI's label instead of going to people. Gold pairs, rewrite pairs and pairs people have started always stay with people.">
         <Checkbox name="routing.enabled" label="Route confident pairs to AI judges" checked={routing} onChange={(e) => setRouting(e.target.checked)} data-testid="routing-enabled" />
