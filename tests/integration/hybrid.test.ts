@@ -180,6 +180,10 @@ describe("hybrid human–AI feedback", () => {
     const done = await w("POST", `/jobs/${claim.body.job.id}/complete`, { outputs: { verdicts: art.artifact_id }, result: { "judge/pairs": 10 } });
     expect(done.status, done.text).toBe(200);
 
+    // AI-labeled pairs count as complete; annotators see only the open ones as left.
+    const progress = await api(s, "GET", `/projects/${id}/progress`, { token: res.token });
+    expect(progress.body.pairs).toMatchObject({ total: 10, complete: 6, untouched: 4 });
+    expect(progress.body.judgments.total, "AI labels are not counted as people's judgments").toBe(0);
     // Simulated annotators: they get 6..9 only, the most uncertain first.
     const first = await drain(anns[0]!, id, pickGood);
     const second = await drain(anns[1]!, id, pickGood);

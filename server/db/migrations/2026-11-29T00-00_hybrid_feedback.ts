@@ -16,6 +16,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`DROP INDEX IF EXISTS pairs_queue`.execute(db);
   await sql`CREATE INDEX pairs_queue_priority ON pairs (project_id, claimed DESC, priority DESC, id ASC)`.execute(db);
   await sql`CREATE INDEX pairs_queue_random ON pairs (project_id, claimed DESC, rand_key ASC)`.execute(db);
+  await sql`CREATE INDEX pairs_route ON pairs (project_id, route, judged)`.execute(db);
 
   await db.schema.alterTable("assignments").addColumn("strategy", "text").execute();
   await db.schema.alterTable("assignments").addColumn("assist", "text").execute();

@@ -725,14 +725,27 @@ export class AnnotationService {
       .where("project_id", "=", projectId)
       .groupBy("judged")
       .execute();
+    // AI-labeled pairs and rewrite pairs need no (more) people: they count as complete.
+    const settled = await this.db
+      .selectFrom("pairs")
+      .select(["judged", (eb) => eb.fn.countAll<number>().as("n")])
+      .where("project_id", "=", projectId)
+      .where("route", "in", ["ai", "known"])
+      .groupBy("judged")
+      .execute();
+    const counts = new Map<number, number>();
+    for (const r of byJudged) counts.set(r.judged, Number(r.n));
+    for (const r of settled) {
+      counts.set(r.judged, (counts.get(r.judged) ?? 0) - Number(r.n));
+      counts.set(target, (counts.get(target) ?? 0) + Number(r.n));
+    }
     let total = 0;
     let complete = 0;
     let untouched = 0;
-    for (const r of byJudged) {
-      const n = Number(r.n);
+    for (const [judged, n] of counts) {
       total += n;
-      if (r.judged >= target) complete += n;
-      else if (r.judged === 0) untouched += n;
+      if (judged >= target) complete += n;
+      else if (judged === 0) untouched += n;
     }
     const active = await this.db
       .selectFrom("assignments")
@@ -750,6 +763,7 @@ export class AnnotationService {
       ])
       .where("project_id", "=", projectId)
       .where("supersedes_id", "is", null)
+      .where("source", "=", "human")
       .executeTakeFirstOrThrow();
     return {
       pairs: { total, complete, partial: total - complete - untouched, untouched, inProgress: Number(active.n) },
@@ -774,6 +788,7 @@ export class AnnotationService {
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .where("project_id", "=", projectId)
       .where("judged", "<", project.judgmentsPerPair)
+      .where("route", "in", ["human", "audit"])
       .executeTakeFirstOrThrow();
     return { today: Number(mine.today), total: Number(mine.total), remaining: Number(open.n) };
   }
@@ -824,6 +839,7 @@ export class AnnotationService {
       .where("project_id", "=", projectId)
       .where("created_at", ">=", firstHour * 3_600_000)
       .where("supersedes_id", "is", null)
+      .where("source", "=", "human")
       .groupBy(sql`created_at / 3600000`)
       .execute();
     const byHour = new Map(rows.map((r) => [Number(r.h), Number(r.n)]));
