@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import random
@@ -53,7 +54,7 @@ DEFAULTS = {
     "noise": 0.1,
     "seed_labels": 100,
     "human_schedule": "100,150,200,300,400,500,600,800,1000",
-    "random_schedule": "100,200,300,400,600,800,1000,1200,1600,2000",
+    "random_schedule": "100,150,200,300,400,500,600,800,1000,1200,1600,2000",
     "targets": "0.7,0.75,0.8",
     "threshold": 0.9,
     "audit_share": 0.1,
@@ -264,7 +265,143 @@ def accuracy_at(curve: list[dict], human: int) -> float | None:
 
 
 def fmt(x, spec=".0f"):
-    return "not reached" if x is None else format(x, spec)
+    return "-" if x is None else format(x, spec)
+
+
+def loglinear_reach(curve: list[dict], target: float) -> float | None:
+    """Human labels at ``target`` on a least-squares fit acc = a + b ln(n) to the curve; None
+    when the fit reaches it only beyond the measured range. Less sensitive than first crossing to
+    one lucky or unlucky training run."""
+    xs = [math.log(p["human"]) for p in curve]
+    ys = [p["accuracy"] for p in curve]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else 0.0
+    if b <= 0:
+        return None
+    n = math.exp(mx + (target - my) / b)
+    lo, hi = curve[0]["human"], curve[-1]["human"]
+    return None if n > hi else max(float(lo), n)
+
+
+def ratio(r: float | None, a: float | None) -> float | None:
+    return r / a if r is not None and a is not None else None
+
+
+def summarize(runs: dict[str, list[dict]], params: dict) -> dict:
+    """Print the tables and return the summary figures (for the JSON)."""
+    arms = list(runs)
+    targets = [float(x) for x in str(params["targets"]).split(",")]
+    seeds = [r["seed"] for r in runs[arms[0]]]
+    curves = {a: mean_curve(rs) for a, rs in runs.items()}
+    others = [a for a in arms if a != "random"]
+    points = [p["human"] for p in curves[others[0]]] if others else []
+    print(f"\nReward-model held-out accuracy by human labels (mean of seeds {seeds}):")
+    print(f"  {'human':>6}" + "".join(f"{a:>11}" for a in arms))
+    at = {a: {str(n): accuracy_at(curves[a], n) for n in points} for a in arms}
+    for n in points:
+        print(f"  {n:>6}" + "".join(f"{fmt(at[a][str(n)], '.3f'):>11}" for a in arms))
+    if "random" in arms:
+        tail = [p for p in curves["random"] if not points or p["human"] > points[-1]]
+        if tail:
+            print(
+                "  random beyond: " + ", ".join(f"{p['human']}: {p['accuracy']:.3f}" for p in tail)
+            )
+    reach = {a: {str(t): labels_to_reach(c, t) for t in targets} for a, c in curves.items()}
+    fit = {a: {str(t): loglinear_reach(c, t) for t in targets} for a, c in curves.items()}
+    per_seed = {
+        a: [{str(t): labels_to_reach(r["curve"], t) for t in targets} for r in rs]
+        for a, rs in runs.items()
+    }
+    out: dict = {
+        "seeds": seeds,
+        "curves": curves,
+        "accuracy_at_human_labels": at,
+        "human_labels_to_target": reach,
+        "human_labels_to_target_loglinear_fit": fit,
+        "human_labels_to_target_per_seed": per_seed,
+    }
+    print("\nHuman labels to reach a held-out accuracy (first crossing of the seed-mean curve;")
+    print("in brackets: from a fit acc = a + b ln n to it; - = not reached within the budget):")
+    both = "random" in arms and "active_ai" in arms
+    print(
+        f"  {'target':>7}"
+        + "".join(f"{a:>20}" for a in arms)
+        + (f"{'random/active_ai':>24}" if both else "")
+    )
+    for t in map(str, targets):
+        line = f"  {float(t):>7.2f}" + "".join(
+            f"{fmt(reach[a][t]) + ' [' + fmt(fit[a][t]) + ']':>20}" for a in arms
+        )
+        if both:
+            r1, r2 = (
+                ratio(reach["random"][t], reach["active_ai"][t]),
+                ratio(fit["random"][t], fit["active_ai"][t]),
+            )
+            line += f"{fmt(r1, '.2f') + 'x [' + fmt(r2, '.2f') + 'x]':>24}"
+        print(line)
+    if both:
+        out["ratio_random_over_active_ai"] = {
+            t: ratio(reach["random"][t], reach["active_ai"][t]) for t in map(str, targets)
+        }
+        out["ratio_random_over_active_ai_fit"] = {
+            t: ratio(fit["random"][t], fit["active_ai"][t]) for t in map(str, targets)
+        }
+        seed_ratios = {
+            t: [ratio(r[t], a[t]) for r, a in zip(per_seed["random"], per_seed["active_ai"])]
+            for t in map(str, targets)
+        }
+        out["ratio_random_over_active_ai_per_seed"] = seed_ratios
+        for t, rs in seed_ratios.items():
+            print(f"  per-seed ratio at {t}: " + ", ".join(fmt(x, ".2f") for x in rs))
+    for arm in others:
+        ai = [p["ai_label_accuracy"] for p in curves[arm] if p["ai_label_accuracy"] is not None]
+        n_ai = [p["ai_labels"] for p in curves[arm]]
+        audits = [r["audits"] for r in runs[arm]]
+        agree = [r["audit_agreement"] for r in runs[arm] if r["audit_agreement"] is not None]
+        if ai:
+            print(
+                f"\n{arm}: AI labels per round {', '.join(f'{x:.0f}' for x in n_ai)}; "
+                f"AI-label accuracy vs the truth {', '.join(f'{x:.3f}' for x in ai)}"
+            )
+        if audits:
+            mean_agree = sum(agree) / len(agree) if agree else None
+            print(
+                f"{arm}: audits per seed {audits}; judge = person on audited pairs "
+                f"{fmt(mean_agree, '.3f')} (people are wrong {params['noise']:.0%} of the time)"
+            )
+            out.setdefault("audits", {})[arm] = {"per_seed": audits, "agreement": mean_agree}
+    walls = {a: sum(r["wall_s"] for r in rs) for a, rs in runs.items()}
+    print("\narm wall time: " + ", ".join(f"{a} {w:.0f} s" for a, w in walls.items()))
+    return out
+
+
+def merge(files: list[str], out: str) -> int:
+    """Combine runs (different seeds, same parameters) from several result files."""
+    loaded = [json.loads(Path(f).read_text()) for f in files]
+    params = {k: v for k, v in loaded[0]["params"].items() if k != "seeds"}
+    for d in loaded[1:]:
+        if {k: v for k, v in d["params"].items() if k != "seeds"} != params:
+            raise SystemExit("error: the files were made with different parameters")
+    runs: dict[str, list[dict]] = {}
+    for d in loaded:
+        for a, rs in d["runs"].items():
+            runs.setdefault(a, []).extend(rs)
+    for rs in runs.values():
+        rs.sort(key=lambda r: r["seed"])
+    params["seeds"] = [r["seed"] for r in next(iter(runs.values()))]
+    res = {
+        "command": " + ".join(d["command"] for d in loaded),
+        "machine": loaded[0]["machine"],
+        "params": params,
+        "runs": runs,
+        "wall_s": sum(d["wall_s"] for d in loaded),
+        "wall_s_per_file": [d["wall_s"] for d in loaded],
+    }
+    res.update(summarize(runs, params))
+    Path(out).write_text(json.dumps(res, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
 
 
 def base_model(arg: str | None, tmp: Path) -> str:
@@ -289,15 +426,17 @@ def main() -> int:
     ap.add_argument("--model", help="base model (default: data/test-cache/tiny-base or built)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=str(Path(__file__).parent / "hybrid_results.json"))
+    ap.add_argument("--merge", nargs="+", help="summarise runs from these result files into --json")
     for k, v in DEFAULTS.items():
         ap.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=None)
     args = ap.parse_args()
+    if args.merge:
+        return merge(args.merge, args.json)
     for k, v in DEFAULTS.items():
         if getattr(args, k) is None:
             setattr(args, k, QUICK.get(k, v) if args.quick else v)
     args.human_schedule = [int(x) for x in args.human_schedule.split(",")]
     args.random_schedule = [int(x) for x in args.random_schedule.split(",")]
-    targets = [float(x) for x in args.targets.split(",")]
     seeds = [int(x) for x in args.seeds.split(",")]
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     torch.set_num_threads(args.threads)
@@ -328,56 +467,6 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     wall = time.time() - t0
 
-    curves = {a: mean_curve(rs) for a, rs in runs.items()}
-    print(f"\nReward-model held-out accuracy by human labels (mean of seeds {seeds}):")
-    for arm, curve in curves.items():
-        print(f"  {arm:9s} " + "  ".join(f"{p['human']}:{p['accuracy']:.3f}" for p in curve))
-    budget = args.human_schedule[-1]
-    at_budget = {a: accuracy_at(c, budget) for a, c in curves.items()}
-    print(
-        f"  at {budget} human labels: "
-        + ", ".join(f"{a} {fmt(x, '.3f')}" for a, x in at_budget.items())
-    )
-    reach = {a: {str(t): labels_to_reach(c, t) for t in targets} for a, c in curves.items()}
-    per_seed = {
-        a: [{str(t): labels_to_reach(r["curve"], t) for t in targets} for r in rs]
-        for a, rs in runs.items()
-    }
-    print("\nHuman labels to reach a held-out accuracy (seed-averaged curves):")
-    head = f"  {'target':>7} " + "".join(f"{a:>14}" for a in arms)
-    ratios: dict[str, float | None] = {}
-    if "random" in arms and "active_ai" in arms:
-        head += f"{'random/active_ai':>18}"
-    print(head)
-    for t in targets:
-        line = f"  {t:>7.2f} " + "".join(f"{fmt(reach[a][str(t)]):>14}" for a in arms)
-        if "random" in arms and "active_ai" in arms:
-            r, a = reach["random"][str(t)], reach["active_ai"][str(t)]
-            ratios[str(t)] = r / a if r is not None and a is not None else None
-            ratio = ratios[str(t)]
-            line += f"{'-' if ratio is None else f'{ratio:.2f}x':>18}"
-        print(line)
-    for arm in arms:
-        if arm == "random":
-            continue
-        ai = [p["ai_label_accuracy"] for p in curves[arm] if p["ai_label_accuracy"] is not None]
-        n_ai = [p["ai_labels"] for p in curves[arm]]
-        audits = [r["audits"] for r in runs[arm]]
-        agree = [r["audit_agreement"] for r in runs[arm] if r["audit_agreement"] is not None]
-        if ai:
-            print(
-                f"\n{arm}: AI labels per round {', '.join(f'{x:.0f}' for x in n_ai)}; "
-                f"AI-label accuracy vs the truth {', '.join(f'{x:.3f}' for x in ai)}"
-            )
-        if audits:
-            print(
-                f"{arm}: audits per seed {audits}; AI = human on audits "
-                f"{sum(agree) / len(agree) if agree else float('nan'):.3f} "
-                f"(human labels carry {args.noise:.0%} noise)"
-            )
-    per_arm = ", ".join(f"{a} {sum(r['wall_s'] for r in rs):.0f} s" for a, rs in runs.items())
-    print(f"\nwall time {wall:.0f} s ({per_arm})")
-
     res = {
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "machine": {
@@ -393,14 +482,10 @@ def main() -> int:
             "arms": arms,
             "quick": args.quick,
         },
-        "curves": curves,
-        "human_labels_to_target": reach,
-        "accuracy_at_budget": {"human_labels": budget, **at_budget},
-        "human_labels_to_target_per_seed": per_seed,
-        "ratio_random_over_active_ai": ratios,
         "runs": runs,
         "wall_s": wall,
     }
+    res.update(summarize(runs, res["params"]))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     print(f"wrote {args.json}")
