@@ -64,8 +64,9 @@ export class AuthService {
       .executeTakeFirst();
   }
 
+  /** People only: AI judges' own users (docs/decisions/007) are not listed. */
   async listUsers(): Promise<SessionUser[]> {
-    return this.db.selectFrom("users").select(["id", "email", "name", "role"]).orderBy("id").execute();
+    return this.db.selectFrom("users").select(["id", "email", "name", "role"]).where("email", "not like", "%@judges.invalid").orderBy("id").execute();
   }
 
   async userCount(): Promise<number> {
