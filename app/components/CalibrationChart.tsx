@@ -9,9 +9,9 @@ export type CalibrationBucketView = { lo: number; hi: number; n: number; agreeme
  * the number of compared pairs, so a bucket of three pairs does not look like a verdict.
  */
 export function CalibrationChart({ buckets, label }: { buckets: CalibrationBucketView[]; label: string }) {
-  const W = 260;
+  const W = 272;
   const H = 200;
-  const left = 34;
+  const left = 46;
   const bottom = 28;
   const top = 8;
   const right = 10;

@@ -1,6 +1,7 @@
 import http from "node:http";
 import { type AddressInfo } from "node:net";
-import { type Browser } from "playwright-core";
+import path from "node:path";
+import { type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type SessionUser } from "../../server/domain/auth/auth-service.ts";
 import { type E2E, launchBrowser, makeUser, seedProject, signedInContext, simplePairs, startApp } from "./harness.ts";
@@ -59,6 +60,18 @@ async function judgeSome(projectId: number, agree: boolean[]): Promise<void> {
     const choice = leftIsA === withJudge ? "left" : "right";
     await annotation.judge(annotator, view!.assignment_id, { choice, strength: 2, time_on_task_ms: 4000, idempotency_key: `hybrid-seed-${projectId}-${i}` });
   }
+}
+
+/** Screenshots for review, only when PAIRWISE_SCREENSHOTS names a folder. */
+async function shoot(page: Page, name: string) {
+  const dir = process.env.PAIRWISE_SCREENSHOTS;
+  if (!dir) return;
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: path.join(dir, `${name}-${scheme}.png`), fullPage: true });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
 }
 
 beforeAll(async () => {
@@ -140,6 +153,7 @@ describe("hybrid human–AI feedback", () => {
     await panel.getByTestId("agreement-alert").waitFor();
     await panel.getByTestId("calibration-chart").waitFor();
     expect(await panel.getByTestId("calibration-table").locator("tbody tr").count(), "five confidence buckets").toBe(5);
+    await shoot(page, "judges");
 
     // Editing the config bumps the version (noted before saving).
     await row.getByTestId("judge-edit").click();
@@ -207,6 +221,7 @@ describe("hybrid human–AI feedback", () => {
     expect((await box.inputValue()).slice(0, 12), "prefilled with B's text").toBe(originalRight.trim().slice(0, 12));
     await box.fill("Use `reversed(xs)` for an iterator, or `xs[::-1]` for a new list.");
     // Esc leaves the box without trapping focus; single keys work again.
+    await shoot(page, "annotate-rewrite");
     await page.keyboard.press("Escape");
     expect(await box.evaluate((el) => el === document.activeElement), "Esc left the box").toBe(false);
     await page.getByTestId("submit").filter({ hasText: "Submit: A, slightly better + rewrite" }).waitFor();
@@ -223,6 +238,32 @@ describe("hybrid human–AI feedback", () => {
     await chip.waitFor();
     expect(await page.getByTestId("rewrite-right").count(), "the rewrite box closes with its pair").toBe(0);
     expect(errors, "no page errors").toEqual([]);
+    await ctx.close();
+  });
+
+  it("in the after arm the AI's pick appears only once the judgment is stored", async () => {
+    const projectId = await seedProject(app, researcher, { name: "Hybrid after", annotators: [annotator], pairs: simplePairs(2, "f"), settings: { judgmentsPerPair: 1, quality: { goldShare: 0 } } });
+    const { judges } = app.pw.services;
+    const judge = await judges.create(researcher, projectId, { kind: "llm", name: "After judge", config: { base_url: judgeUrl, model: "scripted" } });
+    await judges.run(researcher, projectId, judge.id, {});
+    await judges.idle();
+    await judges.updateHybridSettings(researcher, projectId, { assist: { mode: "after", share: 1 } });
+
+    const ctx = await signedInContext(browser, app, annotator);
+    const page = await ctx.newPage();
+    // The judges page is for researchers: an annotator lands on the annotator screen instead.
+    await page.goto(`${app.url}/projects/${projectId}/judges`);
+    await page.waitForURL(`**/projects/${projectId}/annotate`);
+    await page.locator('[data-testid="panels"][data-keys="ready"]').waitFor();
+    expect(await page.getByTestId("assist-chip").count(), "no hint before choosing in the after arm").toBe(0);
+    expect(await page.getByTestId("rewrite").count(), "no rewrite button while rewrites are off").toBe(0);
+    const leftIsA = ((await page.getByTestId("response-left").textContent()) ?? "").includes(A_MARK);
+    await page.keyboard.press("2");
+    await page.keyboard.press("e");
+    await page.keyboard.press("Enter");
+    const toast = page.getByTestId("toast");
+    await toast.filter({ hasText: "Saved: B, better" }).waitFor();
+    await page.getByTestId("assist-after").filter({ hasText: `AI picked: ${leftIsA ? "A" : "B"} (95%)` }).waitFor();
     await ctx.close();
   });
 });
