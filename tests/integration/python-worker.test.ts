@@ -74,6 +74,39 @@ describe.skipIf(!haveVenv)("the Python worker against the real server", () => {
     expect(JSON.stringify(reward.metrics)).toContain("accuracy");
     const progress = (await api(s, "GET", `/projects/${id}/progress`, { token: res.token })).body;
     expect(progress.pairs.total, `generate job ${gen.id} made 5 pairs`).toBe(5);
+
+    // The trained reward model judges the generated pairs on the same worker (issue 6).
+    const judge = (await api(s, "POST", `/projects/${id}/judges`, { token: res.token, json: { kind: "reward_model", name: "RM judge", config: {} } })).body.judge;
+    const run = await api(s, "POST", `/projects/${id}/judges/${judge.id}/run`, { token: res.token, json: {} });
+    expect(run.status, run.text).toBe(202);
+    expect(run.body.job.inputs).toMatchObject({ reward_model: reward.artifact_id });
+    await waitFor("the judge job", async () => {
+      const j = (await api(s, "GET", `/jobs/${run.body.job.id}`, { token: res.token })).body.job;
+      if (j.status === "failed") throw new Error(`judge job failed: ${j.error}`);
+      return j.status === "succeeded";
+    }, 120_000);
+    const Database = (await import("better-sqlite3")).default;
+    const d = new Database(s.dbPath, { readonly: true });
+    const verdicts = d.prepare("SELECT pair_id, p_a, confidence FROM judge_verdicts WHERE judge_id = ? ORDER BY confidence").all(judge.id) as { pair_id: number; p_a: number; confidence: number }[];
+    d.close();
+    expect(verdicts).toHaveLength(5);
+    for (const v of verdicts) {
+      expect(v.p_a).toBeGreaterThanOrEqual(0);
+      expect(v.p_a).toBeLessThanOrEqual(1);
+      expect(v.confidence).toBeCloseTo(Math.max(v.p_a, 1 - v.p_a), 6);
+    }
+    // Route with the median confidence as the threshold: the confident half gets AI labels,
+    // the rest goes to people.
+    const threshold = Math.max(0.5, verdicts[2]!.confidence);
+    expect((await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { routing: { enabled: true, threshold, auditShare: 0 } } })).status).toBe(200);
+    const d2 = new Database(s.dbPath, { readonly: true });
+    const routes = d2.prepare("SELECT p.id, p.route, (SELECT count(*) FROM judgments j WHERE j.pair_id = p.id AND j.source = 'ai') AS ai FROM pairs p ORDER BY p.id").all() as { id: number; route: string; ai: number }[];
+    d2.close();
+    const confident = new Set(verdicts.filter((v) => v.confidence >= threshold && v.p_a !== 0.5).map((v) => v.pair_id));
+    for (const r of routes) {
+      expect(r.route, `pair ${r.id}`).toBe(confident.has(r.id) ? "ai" : "human");
+      expect(r.ai, `pair ${r.id}'s AI labels`).toBe(confident.has(r.id) ? 1 : 0);
+    }
   }, 300_000);
 
   it("a worker killed with SIGKILL mid-PPO loses its lease; another worker resumes and finishes the job", async () => {
