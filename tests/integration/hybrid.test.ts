@@ -243,6 +243,38 @@ describe("hybrid human–AI feedback", () => {
     expect(agreement.alerts).toEqual([{ judge_id: judge.id, name: "RM", agreement: 5 / 8, compared: 8 }]);
   });
 
+  it("gold pairs measure judges as they measure people: judged, never routed to AI, scored against the known answer", async () => {
+    const { res, id } = await world({ pairs: pairs(3, "g") });
+    const d0 = db();
+    const ps = d0.prepare("SELECT id, response_a FROM pairs ORDER BY id").all() as { id: number; response_a: string }[];
+    d0.close();
+    const gold = await api(s, "POST", `/projects/${id}/gold`, { token: res.token, json: { pairs: ps.map((p) => ({ pair_id: p.id, answer: p.response_a.includes("good") ? "a" : "b" })) } });
+    expect(gold.status, gold.text).toBe(200);
+    const rm = await api(s, "POST", `/projects/${id}/checkpoints`, { token: res.token, json: { name: "rm", kind: "reward", model_ref: "/models/rm" } });
+    const judge = (await api(s, "POST", `/projects/${id}/judges`, { token: res.token, json: { kind: "reward_model", name: "RM", config: { checkpoint_ids: [rm.body.checkpoint.id] } } })).body.judge;
+    await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { routing: { enabled: true, threshold: 0.9, auditShare: 0 } } });
+    const run = await api(s, "POST", `/projects/${id}/judges/${judge.id}/run`, { token: res.token, json: {} });
+    expect(run.status, "gold pairs are asked too").toBe(202);
+    expect(run.body.job.params.pairs).toBe(3);
+    const d1 = db();
+    const judgeRow = d1.prepare("SELECT id, kind, version, bot_user_id, enabled FROM judges WHERE id = ?").get(judge.id) as never;
+    d1.close();
+    // Confident on all three, right on the first two.
+    const drafts = ps.map((p, i) => {
+      const goodIsA = p.response_a.includes("good");
+      const pa = (i < 2) === goodIsA ? 0.97 : 0.03;
+      return { pair_id: p.id, p_a: pa, choice: (pa > 0.5 ? "a" : "b") as "a" | "b", confidence: 0.97, consistent: null, members: null, raw_output: "{}" };
+    });
+    (await s.pw.db.transaction().execute((trx) => s.pw.services.judges.ingest(trx, id, judgeRow, drafts, null)))();
+    const d2 = db();
+    const routes = d2.prepare("SELECT route FROM pairs").all() as { route: string }[];
+    d2.close();
+    expect(routes.every((r) => r.route === "human"), "gold pairs stay with people").toBe(true);
+    const a = (await api(s, "GET", `/projects/${id}/judges/agreement`, { token: res.token })).body.agreement.judges[0];
+    expect(a.by_category.gold).toEqual({ n: 3, agreement: 2 / 3 });
+    expect(a).toMatchObject({ compared: 3, agreement: 2 / 3 });
+  });
+
   it("assist shows the AI's pick before choosing in one arm, after submitting in another, and the report compares the arms with the control", async () => {
     const { res, anns, id } = await world({ pairs: pairs(6, "q"), annotators: 1 });
     const rm = await api(s, "POST", `/projects/${id}/checkpoints`, { token: res.token, json: { name: "rm", kind: "reward", model_ref: "/models/rm" } });
