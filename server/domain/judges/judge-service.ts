@@ -344,6 +344,8 @@ export class JudgeService {
       after();
       stored += batch.length;
       await heartbeat(done, pairs.length);
+      const state = await this.db.selectFrom("jobs").select("cancel_requested").where("id", "=", job.id).executeTakeFirst();
+      if (state?.cancel_requested) fatal ??= new Error(`cancelled by a researcher after ${stored} verdicts (they are kept)`);
     };
     let flushing: Promise<void> = Promise.resolve();
     const worker = async () => {
