@@ -341,6 +341,10 @@ describe("hybrid human–AI feedback", () => {
     const ok = await api(s, "POST", `/assignments/${again.body.assignment_id}/judgment`, { token: ann.token, json: judgmentBody({ choice: chosen, rewrites: [{ side: worse, text: "  A much better answer.  " }] }) });
     expect(ok.status, ok.text).toBe(201);
     expect(ok.body.rewrites).toBe(1);
+    // A correction within the lease that resends the same rewrite stores no second demonstration.
+    const corrected = await api(s, "POST", `/assignments/${again.body.assignment_id}/judgment`, { token: ann.token, json: judgmentBody({ choice: chosen, strength: 4, rewrites: [{ side: worse, text: "A much better answer." }] }) });
+    expect(corrected.status, corrected.text).toBe(201);
+    expect(corrected.body.supersedes_id).toBe(ok.body.judgment_id);
 
     const d = db();
     const rw = d.prepare("SELECT * FROM rewrites").all() as any[];

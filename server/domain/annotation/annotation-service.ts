@@ -318,6 +318,16 @@ function hotQueries(db: Db, sqlite: SQLite.Database) {
         })
         .returning("id"),
     ),
+    sameRewrite: prepare<{ pairId: number; userId: number; side: "a" | "b"; rewrite: string }, { id: number }>(
+      db
+        .selectFrom("rewrites")
+        .select("id")
+        .where("pair_id", "=", param<number>("pairId"))
+        .where("annotator_id", "=", param<number>("userId"))
+        .where("side", "=", param<"a" | "b">("side"))
+        .where("rewrite", "=", param<string>("rewrite"))
+        .limit(1),
+    ),
     linkRewrite: prepare<{ id: number; pairId: number }, never>(
       db.updateTable("rewrites").set({ derived_pair_id: param<number>("pairId") }).where("id", "=", param<number>("id")),
     ),
@@ -643,6 +653,8 @@ export class AnnotationService {
     const prompt = JSON.parse(pair.prompt) as Content;
     const rewrite = rewriteContent(original, r.text);
     const rewriteJson = JSON.stringify(rewrite);
+    // A correction (undo, then submit again) resends the same rewrite: one demonstration is enough.
+    if (this.q.sameRewrite.get({ pairId: a.pair_id, userId: a.annotator_id, side, rewrite: rewriteJson })) return;
     const row = this.q.insertRewrite.get({ projectId: a.project_id, pairId: a.pair_id, judgmentId, userId: a.annotator_id, side, original: originalJson, rewrite: rewriteJson, now });
     if (!row) throw new Error("rewrite insert returned no id");
     const modelB = side === "a" ? pair.model_a : pair.model_b;
