@@ -111,3 +111,16 @@ export function PageTitle({ children, sub }: { children: ReactNode; sub?: ReactN
     </div>
   );
 }
+
+/** A project page's heading with its live-connection state (researcher pages update over socket.io). */
+export function LiveHeader({ title, state }: { title: ReactNode; state: "connecting" | "live" | "offline" }) {
+  return (
+    <div className="mb-4 flex items-baseline justify-between gap-3">
+      <h1 className="text-xl font-semibold">{title}</h1>
+      <span className="flex items-center gap-2 text-xs text-muted" data-testid="live-state">
+        <span aria-hidden className={`inline-block size-2 rounded-full ${state === "live" ? "bg-good" : "bg-line"}`} />
+        {state === "live" ? "Live" : state === "connecting" ? "Connecting…" : "Reconnecting…"}
+      </span>
+    </div>
+  );
+}

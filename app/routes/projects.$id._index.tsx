@@ -5,7 +5,7 @@ import { type AnnotatorRow, type PresenceEntry, type ProgressPayload } from "../
 import { HourlyBarChart } from "../components/BarChart";
 import { type JudgeAlert, JudgeAlertBanner } from "../components/JudgeAlertBanner";
 import { ProjectNav } from "../components/ProjectNav";
-import { Card } from "../components/ui";
+import { Card, LiveHeader } from "../components/ui";
 import { api } from "../lib/api";
 import { formatAgo, formatCount, formatDuration } from "../lib/format";
 import { orRespond, parseId, requireUser } from "../lib/session.server";
@@ -114,13 +114,7 @@ export default function ProjectOverview() {
   const annotating = online?.filter((o) => o.mode === "annotate") ?? [];
   return (
     <div>
-      <div className="mb-4 flex items-baseline justify-between gap-3">
-        <h1 className="text-xl font-semibold">{initial.project.name}</h1>
-        <span className="flex items-center gap-2 text-xs text-muted" data-testid="live-state">
-          <span aria-hidden className={`inline-block size-2 rounded-full ${live === "live" ? "bg-good" : "bg-line"}`} />
-          {live === "live" ? "Live" : live === "connecting" ? "Connecting…" : "Reconnecting…"}
-        </span>
-      </div>
+      <LiveHeader title={initial.project.name} state={live} />
       <ProjectNav projectId={initial.project.id} />
       <JudgeAlertBanner projectId={initial.project.id} threshold={judgeAlerts.threshold} alerts={judgeAlerts.alerts} />
       <div className="grid grid-cols-2 gap-3 sm:grid-cols-4 lg:grid-cols-8">

@@ -3,7 +3,7 @@ import { Link, useFetcher, useLoaderData, useRevalidator } from "@remix-run/reac
 import { useCallback, useEffect, useRef, useState } from "react";
 import { ProjectNav } from "../components/ProjectNav";
 import { durationMs, formatMetric, mergeSeries, MetricChart, ProgressBar, StateBadge } from "../components/Training";
-import { Alert, Button, Card } from "../components/ui";
+import { Alert, Button, Card, LiveHeader } from "../components/ui";
 import { friendlyMessage, isDomainError } from "../lib/errors";
 import { formatDate, formatDuration } from "../lib/format";
 import { orRespond, parseId, requireUser } from "../lib/session.server";
@@ -121,13 +121,7 @@ export default function JobPage() {
 
   return (
     <div>
-      <div className="mb-4 flex items-baseline justify-between gap-3">
-        <h1 className="text-xl font-semibold">{d.project.name}</h1>
-        <span className="flex items-center gap-2 text-xs text-muted" data-testid="live-state">
-          <span aria-hidden className={`inline-block size-2 rounded-full ${state === "live" ? "bg-good" : "bg-line"}`} />
-          {state === "live" ? "Live" : state === "connecting" ? "Connecting…" : "Reconnecting…"}
-        </span>
-      </div>
+      <LiveHeader title={d.project.name} state={state} />
       <ProjectNav projectId={d.project.id} />
       <p className="mb-3 text-sm">
         <Link to={`/projects/${d.project.id}/training`} className="underline">

@@ -5,7 +5,7 @@ import { type HybridSettings } from "../../server/domain/judges/hybrid-settings"
 import { type AgreementReport, type HybridReport, type JudgeView, type LlmJudgeConfigView, type RewardModelJudgeConfig } from "../../server/domain/judges/types";
 import { CalibrationChart } from "../components/CalibrationChart";
 import { ProjectNav } from "../components/ProjectNav";
-import { Alert, Button, Card, Checkbox, Select, TextArea, TextInput } from "../components/ui";
+import { Alert, Button, Card, Checkbox, Select, TextArea, TextInput, LiveHeader } from "../components/ui";
 import { friendlyMessage, isDomainError } from "../lib/errors";
 import { formatCount, formatDate, formatDuration, formatShare } from "../lib/format";
 import { DEFAULT_RUBRIC, errorsByPath, hybridFromForm, JUDGE_KIND_LABEL, judgeFromForm, STRATEGY_LABEL } from "../lib/judges";
@@ -804,13 +804,7 @@ export default function JudgesPage() {
   const alerts = d.agreement.alerts;
   return (
     <div>
-      <div className="mb-4 flex items-baseline justify-between gap-3">
-        <h1 className="text-xl font-semibold">{d.project.name}</h1>
-        <span className="flex items-center gap-2 text-xs text-muted" data-testid="live-state">
-          <span aria-hidden className={`inline-block size-2 rounded-full ${live === "live" ? "bg-good" : "bg-line"}`} />
-          {live === "live" ? "Live" : live === "connecting" ? "Connecting…" : "Reconnecting…"}
-        </span>
-      </div>
+      <LiveHeader title={d.project.name} state={live} />
       <ProjectNav projectId={d.project.id} />
       {alerts.length ? (
         <div className="mb-4">

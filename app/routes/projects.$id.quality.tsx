@@ -3,7 +3,7 @@ import { useFetcher, useLoaderData, useRevalidator } from "@remix-run/react";
 import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ProjectNav } from "../components/ProjectNav";
 import { DailyBarChart, IntervalBar, WinRateMatrix } from "../components/QualityCharts";
-import { Button, Card } from "../components/ui";
+import { Button, Card, LiveHeader } from "../components/ui";
 import { friendlyMessage, isDomainError } from "../lib/errors";
 import { formatCount, formatDuration, formatP, formatShare, formatStat } from "../lib/format";
 import { orRespond, parseId, requireUser } from "../lib/session.server";
@@ -323,13 +323,7 @@ export default function QualityPage() {
 
   return (
     <div>
-      <div className="mb-4 flex items-baseline justify-between gap-3">
-        <h1 className="text-xl font-semibold">{project.name}</h1>
-        <span className="flex items-center gap-2 text-xs text-muted" data-testid="live-state">
-          <span aria-hidden className={`inline-block size-2 rounded-full ${live === "live" ? "bg-good" : "bg-line"}`} />
-          {live === "live" ? "Live" : live === "connecting" ? "Connecting…" : "Reconnecting…"}
-        </span>
-      </div>
+      <LiveHeader title={project.name} state={live} />
       <ProjectNav projectId={project.id} />
       <div className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-6">
         <StatFigure

@@ -3,7 +3,7 @@ import { Link, useFetcher, useLoaderData, useRevalidator } from "@remix-run/reac
 import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ProjectNav } from "../components/ProjectNav";
 import { durationMs, Figure, formatMetric, ProgressBar, StateBadge } from "../components/Training";
-import { Alert, Button, Card, Checkbox, Select, TextArea, TextInput } from "../components/ui";
+import { Alert, Button, Card, Checkbox, Select, TextArea, TextInput, LiveHeader } from "../components/ui";
 import { fieldErrors, friendlyMessage, isDomainError } from "../lib/errors";
 import { formatDate, formatDuration, formatShare } from "../lib/format";
 import { CONFIG_FIELDS, CONFIG_GROUPS, type ConfigKey, configFromForm, parseOverrides } from "../lib/round-config";
@@ -704,13 +704,7 @@ export default function TrainingPage() {
 
   return (
     <div>
-      <div className="mb-4 flex items-baseline justify-between gap-3">
-        <h1 className="text-xl font-semibold">{d.project.name}</h1>
-        <span className="flex items-center gap-2 text-xs text-muted" data-testid="live-state">
-          <span aria-hidden className={`inline-block size-2 rounded-full ${live === "live" ? "bg-good" : "bg-line"}`} />
-          {live === "live" ? "Live" : live === "connecting" ? "Connecting…" : "Reconnecting…"}
-        </span>
-      </div>
+      <LiveHeader title={d.project.name} state={live} />
       <ProjectNav projectId={d.project.id} />
 
       <Card

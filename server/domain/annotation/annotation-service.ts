@@ -87,6 +87,22 @@ const notTouchedByAnnotator = ({ not, exists, selectFrom }: ExpressionBuilder<Da
     ),
   );
 
+/**
+ * Pairs people may be served, in the queue's first order: closest to completion first (most
+ * claimed), which finishes pairs instead of spreading a few judgments over many. AI-labeled and
+ * rewrite pairs are not for people; gold pairs are served by their own draw.
+ */
+const openPairs = (db: Db) =>
+  db
+    .selectFrom("pairs as p")
+    .select(["p.id", "p.prompt", "p.response_a", "p.response_b", "p.route", "p.priority_strategy"])
+    .where("p.project_id", "=", param<number>("projectId"))
+    .where("p.claimed", "<", param<number>("target"))
+    .where("p.gold", "=", 0)
+    .where("p.route", "in", ["human", "audit"])
+    .where(notTouchedByAnnotator)
+    .orderBy("p.claimed", "desc");
+
 /** The hot path's statements, built and compiled once (see server/db/prepared.ts). */
 function hotQueries(db: Db, sqlite: SQLite.Database) {
   const prepare = <Args extends Record<string, unknown>, Row>(q: Parameters<typeof prepareSync<Args, Row>>[1]) => prepareSync<Args, Row>(sqlite, q);
@@ -113,38 +129,11 @@ function hotQueries(db: Db, sqlite: SQLite.Database) {
         .orderBy("assignments.id")
         .limit(1),
     ),
-    // Closest to completion first (most claimed), then oldest: finishes pairs instead of
-    // spreading a few judgments over many.
     // Within the same fill level, higher expected information first (active learning; priority
     // is 0 everywhere when it is off, so this is plain oldest-first then).
-    candidate: prepare<{ projectId: number; target: number; userId: number }, Candidate>(
-      db
-        .selectFrom("pairs as p")
-        .select(["p.id", "p.prompt", "p.response_a", "p.response_b", "p.route", "p.priority_strategy"])
-        .where("p.project_id", "=", param<number>("projectId"))
-        .where("p.claimed", "<", param<number>("target"))
-        .where("p.gold", "=", 0)
-        .where("p.route", "in", ["human", "audit"])
-        .where(notTouchedByAnnotator)
-        .orderBy("p.claimed", "desc")
-        .orderBy("p.priority", "desc")
-        .orderBy("p.id", "asc")
-        .limit(1),
-    ),
+    candidate: prepare<{ projectId: number; target: number; userId: number }, Candidate>(openPairs(db).orderBy("p.priority", "desc").orderBy("p.id", "asc").limit(1)),
     // The unbiased share of the queue: a fixed random order over the same pairs.
-    randomCandidate: prepare<{ projectId: number; target: number; userId: number }, Candidate>(
-      db
-        .selectFrom("pairs as p")
-        .select(["p.id", "p.prompt", "p.response_a", "p.response_b", "p.route", "p.priority_strategy"])
-        .where("p.project_id", "=", param<number>("projectId"))
-        .where("p.claimed", "<", param<number>("target"))
-        .where("p.gold", "=", 0)
-        .where("p.route", "in", ["human", "audit"])
-        .where(notTouchedByAnnotator)
-        .orderBy("p.claimed", "desc")
-        .orderBy("p.rand_key", "asc")
-        .limit(1),
-    ),
+    randomCandidate: prepare<{ projectId: number; target: number; userId: number }, Candidate>(openPairs(db).orderBy("p.rand_key", "asc").limit(1)),
     // The pick assist shows: the most confident current verdict of an enabled judge (or of the chosen one).
     bestVerdict: prepare<{ pairId: number }, { choice: "a" | "b" | "tie"; confidence: number }>(
       db

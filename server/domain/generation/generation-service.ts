@@ -5,6 +5,7 @@ import { normalizePairRecord, type PairRecord } from "../imports/records.ts";
 import { type ArtifactService } from "../jobs/artifact-store.ts";
 import { type Clock } from "../shared/clock.ts";
 import { DomainError } from "../shared/errors.ts";
+import { parseJsonLines } from "../shared/jsonl.ts";
 import { type DomainEvents } from "../shared/events.ts";
 
 /**
@@ -25,19 +26,9 @@ export class GenerationService {
     if (!artifactId) throw new DomainError("validation_failed", 'A generate job must output a "generations" artifact', { fields: [{ path: "outputs.generations", message: "is required" }] });
     const params = JSON.parse(job.params) as Record<string, unknown>;
     const text = await this.artifacts.readText(artifactId, trx);
-    const records: PairRecord[] = [];
-    const problems: { line: number; message: string }[] = [];
-    text.split("\n").forEach((line, i) => {
-      if (!line.trim()) return;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(line);
-      } catch {
-        problems.push({ line: i + 1, message: "not valid JSON" });
-        return;
-      }
+    const { values: records, problems } = parseJsonLines<PairRecord>(text, (raw) => {
       const obj = raw as Record<string, unknown>;
-      const r = normalizePairRecord(
+      return normalizePairRecord(
         {
           prompt: obj.prompt,
           response_a: obj.response_a,
@@ -48,8 +39,6 @@ export class GenerationService {
         },
         { keepReference: false },
       );
-      if (r.ok) records.push(r.value);
-      else problems.push({ line: i + 1, message: r.message });
     });
     if (problems.length) {
       throw new DomainError("import_invalid", `The generations file has ${problems.length} bad lines; no pairs were created`, { lines: problems.slice(0, 50) });

@@ -14,6 +14,7 @@ import { type Clock } from "../shared/clock.ts";
 import { DomainError, notFound, validationError } from "../shared/errors.ts";
 import { type DomainEvents } from "../shared/events.ts";
 import { sha256 } from "../shared/hash.ts";
+import { parseJsonLines } from "../shared/jsonl.ts";
 import { calibrationBuckets, type Comparison, rate } from "./agreement.ts";
 import { type HybridSettings, hybridSettingsSchema } from "./hybrid-settings.ts";
 import { LlmJudge, llmJudgeConfigSchema, type PairForJudge, type VerdictDraft } from "./llm-judge.ts";
@@ -382,32 +383,22 @@ export class JudgeService {
     const judge = (await trx.selectFrom("judges").selectAll().where("id", "=", params.judge_id ?? -1).where("project_id", "=", job.project_id).executeTakeFirst()) as Judge | undefined;
     if (!judge) throw notFound("Judge");
     const text = await this.artifacts.readText(outputs.verdicts, trx);
-    const drafts: VerdictDraft[] = [];
-    const problems: { line: number; message: string }[] = [];
-    text.split("\n").forEach((line, i) => {
-      if (!line.trim()) return;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(line);
-      } catch {
-        problems.push({ line: i + 1, message: "not valid JSON" });
-        return;
-      }
+    const { values: drafts, problems } = parseJsonLines<VerdictDraft>(text, (raw) => {
       const v = workerVerdictSchema.safeParse(raw);
-      if (!v.success) {
-        problems.push({ line: i + 1, message: v.error.issues.map((x) => `${x.path.join(".") || "line"}: ${x.message}`).join("; ") });
-        return;
-      }
+      if (!v.success) return { ok: false, message: v.error.issues.map((x) => `${x.path.join(".") || "line"}: ${x.message}`).join("; ") };
       const p = v.data.p_a;
-      drafts.push({
-        pair_id: v.data.pair_id,
-        p_a: p,
-        choice: p > 0.5 ? "a" : p < 0.5 ? "b" : "tie",
-        confidence: confidenceOf(p),
-        consistent: null,
-        members: v.data.members ?? null,
-        raw_output: line.slice(0, 4000),
-      });
+      return {
+        ok: true,
+        value: {
+          pair_id: v.data.pair_id,
+          p_a: p,
+          choice: p > 0.5 ? "a" : p < 0.5 ? "b" : "tie",
+          confidence: confidenceOf(p),
+          consistent: null,
+          members: v.data.members ?? null,
+          raw_output: JSON.stringify(raw).slice(0, 4000),
+        },
+      };
     });
     if (problems.length) throw new DomainError("import_invalid", `The verdicts file has ${problems.length} bad lines; nothing was stored`, { lines: problems.slice(0, 50) });
     // A verdict for a pair of another project is a broken worker, not a label.
