@@ -1,21 +1,6 @@
-/** Browser-side helpers for the hybrid human–AI pages: form parsing, labels, the default rubric. */
+/** Browser-side helpers for the hybrid human–AI pages: form parsing and labels. */
 import { type HybridSettings } from "../../server/domain/judges/hybrid-settings";
 import { type AssistHint, type JudgeKindName } from "../../server/domain/judges/types";
-
-/**
- * Prefill for a new LLM judge's rubric: the same text as the server's default
- * (server/domain/judges/llm-judge.ts, after MT-Bench's pairwise prompt, Zheng et al. 2023).
- * Copied because routes may not import server values; the answer format is appended server-side.
- */
-export const DEFAULT_RUBRIC = `Please act as an impartial judge and evaluate the quality of the two responses provided by two AI assistants to the conversation shown below. Choose the assistant whose final response better serves the user.
-
-Judge the responses on:
-1. Helpfulness: does it follow the user's instructions and actually address what was asked, at the right level of detail?
-2. Correctness: is it factually accurate, with sound reasoning, working code and right calculations? A confident wrong answer is worse than a careful partial one.
-3. Harmlessness: does it avoid unsafe, unethical, deceptive or needlessly offensive content, while not refusing reasonable requests?
-4. Conciseness: is it clear and to the point, without padding, repetition or irrelevant material?
-
-Begin by comparing the two responses and give a short explanation. Avoid any position bias: the order in which the responses are shown must not influence your decision. Do not let the length of the responses influence you; longer is not better. Do not favour either assistant's name or style. Be as objective as possible. If both responses are equally good or equally bad, call it a tie.`;
 
 export const JUDGE_KIND_LABEL: Record<JudgeKindName, string> = { reward_model: "Reward model", llm: "LLM" };
 

@@ -8,7 +8,7 @@ import { ProjectNav } from "../components/ProjectNav";
 import { Alert, Button, Card, Checkbox, Select, TextArea, TextInput, LiveHeader } from "../components/ui";
 import { friendlyMessage, isDomainError } from "../lib/errors";
 import { formatCount, formatDate, formatDuration, formatShare } from "../lib/format";
-import { DEFAULT_RUBRIC, errorsByPath, hybridFromForm, JUDGE_KIND_LABEL, judgeFromForm, STRATEGY_LABEL } from "../lib/judges";
+import { errorsByPath, hybridFromForm, JUDGE_KIND_LABEL, judgeFromForm, STRATEGY_LABEL } from "../lib/judges";
 import { useThrottledRevalidate } from "../lib/revalidate";
 import { orRespond, parseId, requireUser } from "../lib/session.server";
 import { useProjectSocket } from "../lib/socket";
@@ -35,6 +35,7 @@ export async function loader({ context, request, params }: LoaderFunctionArgs) {
     .map((j) => ({ id: j.id, status: j.status, progress: j.progress, params: j.params, error: j.error, created_at: j.created_at, started_at: j.started_at, finished_at: j.finished_at }));
   return {
     project: { id: project.id, name: project.name },
+    defaultRubric: s.judges.defaultRubric(),
     settings,
     judges,
     agreement,
@@ -181,6 +182,7 @@ function JudgeForm({ judge, checkpoints, onDone }: { judge?: Judge; checkpoints:
   useEffect(() => {
     if (res?.ok) onDone();
   }, [res, onDone]);
+  const defaultRubric = useLoaderData<typeof loader>().defaultRubric;
   const llm = judge && isLlm(judge) ? judge.config : null;
   const rm = judge && !isLlm(judge) ? (judge.config as RewardModelJudgeConfig) : null;
   const onChange = (e: FormEvent<HTMLFormElement>) => {
@@ -248,7 +250,7 @@ function JudgeForm({ judge, checkpoints, onDone }: { judge?: Judge; checkpoints:
             label="Rubric"
             name="config.rubric"
             rows={8}
-            defaultValue={llm?.rubric ?? DEFAULT_RUBRIC}
+            defaultValue={llm?.rubric ?? defaultRubric}
             error={err("config.rubric")}
             hint="The judge's instructions. The answer format ([[A]] / [[B]] / [[C]] and a confidence line) is added by the server. Each pair is asked twice, with the responses swapped."
           />

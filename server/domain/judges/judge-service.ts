@@ -17,7 +17,7 @@ import { sha256 } from "../shared/hash.ts";
 import { parseJsonLines } from "../shared/jsonl.ts";
 import { calibrationBuckets, type Comparison, rate } from "./agreement.ts";
 import { type HybridSettings, hybridSettingsSchema } from "./hybrid-settings.ts";
-import { LlmJudge, llmJudgeConfigSchema, type PairForJudge, type VerdictDraft } from "./llm-judge.ts";
+import { DEFAULT_RUBRIC, LlmJudge, llmJudgeConfigSchema, type PairForJudge, type VerdictDraft } from "./llm-judge.ts";
 import { AI_RAND_KEY, confidenceOf, decideRoute, type VerdictSignal } from "./routing.ts";
 import { type AgreementReport, type AssistArm, type HybridReport, type JudgeAgreement, type JudgeView, type StrategyContribution } from "./types.ts";
 
@@ -135,6 +135,11 @@ export class JudgeService {
   }
 
   // ---- judges -----------------------------------------------------------------------------
+
+  /** The rubric a new LLM judge starts from (the form prefills it). */
+  defaultRubric(): string {
+    return DEFAULT_RUBRIC;
+  }
 
   private async parseConfig(projectId: number, kind: JudgeKind, config: unknown): Promise<Record<string, unknown>> {
     if (kind === "llm") {
