@@ -437,6 +437,8 @@ def main() -> int:
             setattr(args, k, QUICK.get(k, v) if args.quick else v)
     args.human_schedule = [int(x) for x in args.human_schedule.split(",")]
     args.random_schedule = [int(x) for x in args.random_schedule.split(",")]
+    if args.human_schedule[0] != args.seed_labels:
+        raise SystemExit("error: --human-schedule must start at --seed-labels (the seed set)")
     seeds = [int(x) for x in args.seeds.split(",")]
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     torch.set_num_threads(args.threads)
