@@ -60,6 +60,7 @@ export function hybridFromForm(fd: FormData): { body: unknown; fields: Record<st
       threshold: num(fd, "routing.threshold", fields),
       requireConsistent: fd.get("routing.requireConsistent") === "on",
       auditShare: num(fd, "routing.auditShare", fields),
+      minAudits: num(fd, "routing.minAudits", fields),
       judgeIds: ids(fd, "routing.judgeIds"),
     },
     activeLearning: {

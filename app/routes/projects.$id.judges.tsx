@@ -497,6 +497,7 @@ const HYBRID_FIELDS = [
   "routing.threshold",
   "routing.requireConsistent",
   "routing.auditShare",
+  "routing.minAudits",
   "routing.judgeIds",
   "activeLearning.strategy",
   "activeLearning.randomShare",
@@ -540,6 +541,7 @@ function HybridSettingsForm({ settings, judges }: { settings: HybridSettings; ju
         <div className={`grid gap-4 md:grid-cols-2 xl:grid-cols-3 ${routing ? "" : "opacity-60"}`}>
           <TextInput label="Confidence threshold" name="routing.threshold" type="number" min={0.5} max={1} step="any" required defaultValue={String(r.threshold)} error={err("routing.threshold")} hint="0.5–1. A verdict at or above it becomes a label (0.9 = 90% sure)." />
           <TextInput label="Audit share" name="routing.auditShare" type="number" min={0} max={1} step="any" required defaultValue={String(r.auditShare)} error={err("routing.auditShare")} hint="0–1. Share of AI-labeled pairs people judge too, to keep measuring the judges." />
+          <TextInput label="Audits before trust" name="routing.minAudits" type="number" min={0} max={100000} step={1} required defaultValue={String(r.minAudits)} error={err("routing.minAudits")} hint="Until a judge has this many audited or gold comparisons, its confident pairs go to people as audits. While its agreement alert is on, it labels nothing. 0 trusts it at once." />
           <div className="flex flex-col gap-1">
             <Checkbox name="routing.requireConsistent" label="LLM judges: only consistent answers" defaultChecked={r.requireConsistent} />
             <p className="text-xs text-muted">Accept an LLM verdict only when it picks the same response with the two shown in both orders.</p>
@@ -650,7 +652,7 @@ function Cell({ cell }: { cell: { n: number; agreement: number | null } }) {
   );
 }
 
-function AgreementPanel({ agreement }: { agreement: AgreementReport }) {
+function AgreementPanel({ agreement, minAudits }: { agreement: AgreementReport; minAudits: number }) {
   if (agreement.judges.length === 0) return <p className="text-sm text-muted">No judges yet.</p>;
   return (
     <div className="flex flex-col gap-6">
@@ -666,6 +668,19 @@ function AgreementPanel({ agreement }: { agreement: AgreementReport }) {
                 Below {formatShare(agreement.threshold)}
               </Badge>
             ) : null}
+            {j.routing === "warmup" ? (
+              <Badge testId="judge-routing" title="Every pair this judge is sure of goes to people as an audit until it has enough audited or gold comparisons">
+                Warming up: {formatCount(j.audits)}/{formatCount(minAudits)} audits
+              </Badge>
+            ) : j.routing === "paused" ? (
+              <Badge tone="bad" testId="judge-routing" title="Under its agreement alert this judge labels nothing; only the audit share keeps measuring it">
+                Labeling paused
+              </Badge>
+            ) : (
+              <Badge tone="good" testId="judge-routing" title="Its confident verdicts become labels (an audit share still goes to people)">
+                Trusted
+              </Badge>
+            )}
           </div>
           <dl className="grid grid-cols-2 gap-x-6 gap-y-2 text-sm sm:grid-cols-3 lg:grid-cols-6">
             <div>
@@ -824,7 +839,7 @@ export default function JudgesPage() {
         <ReportPanel report={d.report} />
       </Card>
       <Card title="Agreement with people" className="mt-6">
-        <AgreementPanel agreement={d.agreement} />
+        <AgreementPanel agreement={d.agreement} minAudits={d.settings.routing.minAudits} />
       </Card>
       <Card title="Hybrid settings" className="mt-6">
         <HybridSettingsForm settings={d.settings} judges={d.judges} />

@@ -121,7 +121,8 @@ describe("hybrid human–AI feedback", () => {
     expect(await row.textContent(), "key shown only as set").toContain("key set");
     expect(await page.content(), "the key never reaches the page").not.toContain(API_KEY);
 
-    // Routing on, with no audits so the counts are exact; the alert fires under 70% over 2 pairs.
+    // Routing on, trusting the judge at once and with no audits so the counts are exact; the alert
+    // fires under 70% over 2 pairs.
     const hybrid = page.getByTestId("hybrid-form");
     await hybrid.getByLabel("Audit share").fill("1.5");
     await page.getByTestId("routing-enabled").check();
@@ -129,10 +130,11 @@ describe("hybrid human–AI feedback", () => {
     await hybrid.getByText("Number must be less than or equal to 1").waitFor();
     expect(await hybrid.getByLabel("Audit share").getAttribute("aria-invalid"), "audit share flagged inline").toBe("true");
     await hybrid.getByLabel("Audit share").fill("0");
+    await hybrid.getByLabel("Audits before trust").fill("0");
     await hybrid.getByLabel("Minimum compared pairs").fill("2");
     await page.getByTestId("hybrid-save").click();
     await hybrid.getByText("Saved.").waitFor();
-    expect((await app.pw.services.judges.hybridSettings(researcher, projectId)).routing).toMatchObject({ enabled: true, auditShare: 0 });
+    expect((await app.pw.services.judges.hybridSettings(researcher, projectId)).routing).toMatchObject({ enabled: true, auditShare: 0, minAudits: 0 });
 
     // Run it; the page follows the job live and shows the AI-labeled pairs.
     await row.getByTestId("judge-run").click();

@@ -92,7 +92,7 @@ describe("hybrid human–AI feedback", () => {
     expect(JSON.stringify(created.body), "the key is write-only").not.toContain("sk-test-secret");
     const judgeId = created.body.judge.id;
 
-    const hybrid = await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { routing: { enabled: true, threshold: 0.9, auditShare: 0 }, activeLearning: { strategy: "disagreement", randomShare: 0 } } });
+    const hybrid = await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { routing: { enabled: true, threshold: 0.9, minAudits: 0, auditShare: 0 }, activeLearning: { strategy: "disagreement", randomShare: 0 } } });
     expect(hybrid.status, hybrid.text).toBe(200);
 
     const run = await api(s, "POST", `/projects/${id}/judges/${judgeId}/run`, { token: res.token, json: {} });
@@ -147,7 +147,7 @@ describe("hybrid human–AI feedback", () => {
     expect(rm.status, rm.text).toBe(201);
     const judge = await api(s, "POST", `/projects/${id}/judges`, { token: res.token, json: { kind: "reward_model", name: "RM", config: { checkpoint_ids: [rm.body.checkpoint.id] } } });
     expect(judge.status, judge.text).toBe(201);
-    const set = await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { routing: { enabled: true, threshold: 0.9, auditShare: 0 }, activeLearning: { strategy: "uncertainty", randomShare: 0 } } });
+    const set = await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { routing: { enabled: true, threshold: 0.9, minAudits: 0, auditShare: 0 }, activeLearning: { strategy: "uncertainty", randomShare: 0 } } });
     expect(set.status).toBe(200);
     const run = await api(s, "POST", `/projects/${id}/judges/${judge.body.judge.id}/run`, { token: res.token, json: {} });
     expect(run.status, run.text).toBe(202);
@@ -218,7 +218,7 @@ describe("hybrid human–AI feedback", () => {
     const { res, anns, id } = await world({ pairs: pairs(8, "q") });
     const rm = await api(s, "POST", `/projects/${id}/checkpoints`, { token: res.token, json: { name: "rm", kind: "reward", model_ref: "/models/rm" } });
     const judge = (await api(s, "POST", `/projects/${id}/judges`, { token: res.token, json: { kind: "reward_model", name: "RM", config: { checkpoint_ids: [rm.body.checkpoint.id] } } })).body.judge;
-    await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { routing: { enabled: true, threshold: 0.9, auditShare: 1 }, agreementAlert: { threshold: 0.8, minPairs: 4 } } });
+    await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { routing: { enabled: true, threshold: 0.9, minAudits: 0, auditShare: 1 }, agreementAlert: { threshold: 0.8, minPairs: 4 } } });
     // Verdicts arrive straight through the service (the worker path is covered above).
     const d0 = db();
     const ids = (d0.prepare("SELECT id, response_a FROM pairs ORDER BY id").all() as { id: number; response_a: string }[]).map((p) => ({ id: p.id, goodIsA: p.response_a.includes("good") }));
@@ -252,7 +252,7 @@ describe("hybrid human–AI feedback", () => {
     expect(gold.status, gold.text).toBe(200);
     const rm = await api(s, "POST", `/projects/${id}/checkpoints`, { token: res.token, json: { name: "rm", kind: "reward", model_ref: "/models/rm" } });
     const judge = (await api(s, "POST", `/projects/${id}/judges`, { token: res.token, json: { kind: "reward_model", name: "RM", config: { checkpoint_ids: [rm.body.checkpoint.id] } } })).body.judge;
-    await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { routing: { enabled: true, threshold: 0.9, auditShare: 0 } } });
+    await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { routing: { enabled: true, threshold: 0.9, minAudits: 0, auditShare: 0 } } });
     const run = await api(s, "POST", `/projects/${id}/judges/${judge.id}/run`, { token: res.token, json: {} });
     expect(run.status, "gold pairs are asked too").toBe(202);
     expect(run.body.job.params.pairs).toBe(3);
@@ -273,6 +273,49 @@ describe("hybrid human–AI feedback", () => {
     const a = (await api(s, "GET", `/projects/${id}/judges/agreement`, { token: res.token })).body.agreement.judges[0];
     expect(a.by_category.gold).toEqual({ n: 3, agreement: 2 / 3 });
     expect(a).toMatchObject({ compared: 3, agreement: 2 / 3 });
+  });
+
+  it("a judge earns trust on audits: warm-up audits every confident pair, then it labels if people agreed, and labels nothing if they did not", async () => {
+    for (const peopleAgree of [true, false]) {
+      const { res, anns, id } = await world({ pairs: pairs(8, "q") });
+      const rm = await api(s, "POST", `/projects/${id}/checkpoints`, { token: res.token, json: { name: "rm", kind: "reward", model_ref: "/models/rm" } });
+      const judge = (await api(s, "POST", `/projects/${id}/judges`, { token: res.token, json: { kind: "reward_model", name: "RM", config: { checkpoint_ids: [rm.body.checkpoint.id] } } })).body.judge;
+      await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { routing: { enabled: true, threshold: 0.9, auditShare: 0, minAudits: 4 }, agreementAlert: { threshold: 0.7, minPairs: 4 } } });
+      const d0 = db();
+      const judgeRow = d0.prepare("SELECT id, kind, version, bot_user_id, enabled FROM judges WHERE id = ?").get(judge.id) as never;
+      const ps = d0.prepare("SELECT id, response_a FROM pairs ORDER BY id").all() as { id: number; response_a: string }[];
+      d0.close();
+      // Confident and right on every pair.
+      const verdict = (p: { id: number; response_a: string }) => {
+        const pa = p.response_a.includes("good") ? 0.97 : 0.03;
+        return { pair_id: p.id, p_a: pa, choice: (pa > 0.5 ? "a" : "b") as "a" | "b", confidence: 0.97, consistent: null, members: null, raw_output: "{}" };
+      };
+      const ingest = async (batch: typeof ps) => (await s.pw.db.transaction().execute((trx) => s.pw.services.judges.ingest(trx, id, judgeRow, batch.map(verdict), null)))();
+      await ingest(ps.slice(0, 4));
+      const routes = () => {
+        const d = db();
+        const r = (d.prepare("SELECT route FROM pairs ORDER BY id").all() as { route: string }[]).map((x) => x.route);
+        d.close();
+        return r;
+      };
+      expect(routes().slice(0, 4), "warming up: audited, not labeled alone").toEqual(["audit", "audit", "audit", "audit"]);
+      let a = (await api(s, "GET", `/projects/${id}/judges/agreement`, { token: res.token })).body.agreement.judges[0];
+      expect(a).toMatchObject({ routing: "warmup", audits: 0 });
+      // People judge the audits: with the judge, or against it.
+      // Audits come first in the queue: the first four leases are exactly the audited pairs.
+      for (let i = 0; i < 4; i++) {
+        const next = await api(s, "GET", `/projects/${id}/assignments/next`, { token: anns[0]!.token });
+        expect(next.body.pair_id).toBe(ps[i]!.id);
+        const good = pickGood(next.body);
+        const r = await api(s, "POST", `/assignments/${next.body.assignment_id}/judgment`, { token: anns[0]!.token, json: judgmentBody({ choice: peopleAgree ? good : good === "left" ? "right" : "left" }) });
+        expect(r.status).toBe(201);
+      }
+      a = (await api(s, "GET", `/projects/${id}/judges/agreement`, { token: res.token })).body.agreement.judges[0];
+      expect(a).toMatchObject({ routing: peopleAgree ? "trusted" : "paused", audits: 4, agreement: peopleAgree ? 1 : 0 });
+      await ingest(ps.slice(4));
+      expect(routes().slice(4), peopleAgree ? "trusted: its confident pairs are labeled" : "paused: people get them").toEqual(peopleAgree ? ["ai", "ai", "ai", "ai"] : ["human", "human", "human", "human"]);
+      if (peopleAgree) await s.close(); // the second server is closed by afterEach
+    }
   });
 
   it("assist shows the AI's pick before choosing in one arm, after submitting in another, and the report compares the arms with the control", async () => {

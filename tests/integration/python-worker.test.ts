@@ -98,7 +98,7 @@ describe.skipIf(!haveVenv)("the Python worker against the real server", () => {
     // Route with the median confidence as the threshold: the confident half gets AI labels,
     // the rest goes to people.
     const threshold = Math.max(0.5, verdicts[2]!.confidence);
-    expect((await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { routing: { enabled: true, threshold, auditShare: 0 } } })).status).toBe(200);
+    expect((await api(s, "PUT", `/projects/${id}/hybrid`, { token: res.token, json: { routing: { enabled: true, threshold, auditShare: 0, minAudits: 0 } } })).status).toBe(200);
     const d2 = new Database(s.dbPath, { readonly: true });
     const routes = d2.prepare("SELECT p.id, p.route, (SELECT count(*) FROM judgments j WHERE j.pair_id = p.id AND j.source = 'ai') AS ai FROM pairs p ORDER BY p.id").all() as { id: number; route: string; ai: number }[];
     d2.close();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { calibrationBuckets } from "../../server/domain/judges/agreement.ts";
 import { hybridSettingsSchema } from "../../server/domain/judges/hybrid-settings.ts";
+import { judgeTrust } from "../../server/domain/judges/judge-service.ts";
 import { AI_PRIORITY, AUDIT_PRIORITY, decideRoute, informationScores, priorityFor, uncertainty, type VerdictSignal } from "../../server/domain/judges/routing.ts";
 
 const settings = (over: Record<string, unknown> = {}) =>
@@ -88,5 +89,25 @@ describe("calibration buckets", () => {
     expect(b[1]!.agreement).toBeNull();
     expect(b[4]!.agreement).toBeCloseTo(2 / 3);
     expect(b[4]!.mean_confidence).toBeCloseTo(0.95);
+  });
+});
+
+describe("trust earned on audits", () => {
+  it("a warming-up judge's confident pairs are all audited; a paused judge labels nothing beyond the audit share", () => {
+    const s = settings({ auditShare: 0.1 });
+    expect(decideRoute([rm(0.95)], s, { ...opts, trust: () => "warmup" })).toMatchObject({ route: "audit", label: { choice: "a" }, strategy: "audit" });
+    const paused = decideRoute([rm(0.95)], s, { ...opts, trust: () => "paused" });
+    expect(paused.route).toBe("human");
+    expect(paused.label).toBeNull();
+    expect(decideRoute([rm(0.95)], s, { ...opts, auditDraw: 0.05, trust: () => "paused" }).route, "the audit share keeps measuring it").toBe("audit");
+    expect(decideRoute([rm(0.95)], s, { ...opts, trust: () => "trusted" }).route).toBe("ai");
+  });
+
+  it("standing follows the audited record: warm-up, then paused under the alert threshold, else trusted", () => {
+    expect(judgeTrust({ n: 19, agree: 19 }, 20, 0.7, 20)).toBe("warmup");
+    expect(judgeTrust({ n: 20, agree: 13 }, 20, 0.7, 20)).toBe("paused");
+    expect(judgeTrust({ n: 20, agree: 14 }, 20, 0.7, 20)).toBe("trusted");
+    expect(judgeTrust({ n: 0, agree: 0 }, 0, 0.7, 20), "minAudits 0 trusts at once").toBe("trusted");
+    expect(judgeTrust({ n: 5, agree: 0 }, 0, 0.7, 20), "the alert needs minPairs comparisons").toBe("trusted");
   });
 });

@@ -16,6 +16,13 @@ export const hybridSettingsSchema = z
         requireConsistent: z.boolean().default(true),
         /** Share of AI-labeled pairs that also go to people, to keep measuring the judges. */
         auditShare: z.number().min(0).max(1).default(0.1),
+        /**
+         * Trust is earned on audits: until a judge has this many comparisons with people on
+         * audited and gold pairs, its confident pairs are audited rather than labeled; while its
+         * agreement alert is on, it labels nothing (only the audit share keeps measuring it).
+         * 0 trusts a judge's confidence from the start.
+         */
+        minAudits: z.number().int().min(0).max(100_000).default(20),
         /** Judges whose labels may be accepted; empty means every enabled judge. */
         judgeIds: z.array(z.number().int().positive()).max(50).default([]),
       })

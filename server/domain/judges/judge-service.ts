@@ -18,7 +18,7 @@ import { parseJsonLines } from "../shared/jsonl.ts";
 import { calibrationBuckets, type Comparison, rate } from "./agreement.ts";
 import { type HybridSettings, hybridSettingsSchema } from "./hybrid-settings.ts";
 import { DEFAULT_RUBRIC, LlmJudge, llmJudgeConfigSchema, type PairForJudge, type VerdictDraft } from "./llm-judge.ts";
-import { AI_RAND_KEY, confidenceOf, decideRoute, type VerdictSignal } from "./routing.ts";
+import { AI_RAND_KEY, confidenceOf, decideRoute, type JudgeTrust, type VerdictSignal } from "./routing.ts";
 import { type AgreementReport, type AssistArm, type HybridReport, type JudgeAgreement, type JudgeView, type StrategyContribution } from "./types.ts";
 
 const rewardModelConfigSchema = z
@@ -71,6 +71,13 @@ const LLM_CONCURRENCY = 4;
 const LLM_FLUSH_EVERY = 20;
 
 type JudgeRow = Pick<Judge, "id" | "kind" | "version" | "bot_user_id" | "enabled">;
+
+/** Routing standing from a judge's audited/gold record (mirrors the agreement alert). */
+export function judgeTrust(rec: { n: number; agree: number }, minAudits: number, threshold: number, minPairs: number): JudgeTrust {
+  if (rec.n < minAudits) return "warmup";
+  if (rec.n >= minPairs && rec.agree / rec.n < threshold) return "paused";
+  return "trusted";
+}
 
 function secretName(judgeId: number): string {
   return `judge:${judgeId}:api_key`;
@@ -473,6 +480,7 @@ export class JudgeService {
     const judges = await trx.selectFrom("judges").select(["id", "kind", "version", "bot_user_id", "enabled"]).where("project_id", "=", project.id).execute();
     const byId = new Map(judges.map((j) => [j.id, j]));
     const enabled = new Set(judges.filter((j) => j.enabled === 1).map((j) => j.id));
+    const trust = await this.trustOf(trx, project);
     let labeled = 0;
     for (let i = 0; i < pairIds.length; i += ROUTE_CHUNK) {
       const chunk = pairIds.slice(i, i + ROUTE_CHUNK);
@@ -490,7 +498,7 @@ export class JudgeService {
       }
       for (const p of pairs) {
         if (p.route !== "human") continue;
-        const decision = decideRoute(signals.get(p.id) ?? [], project.hybrid, { gold: p.gold === 1, auditDraw: this.random(), enabledJudgeIds: enabled });
+        const decision = decideRoute(signals.get(p.id) ?? [], project.hybrid, { gold: p.gold === 1, auditDraw: this.random(), enabledJudgeIds: enabled, trust: (id) => trust.get(id) ?? "warmup" });
         const fresh = p.claimed === 0 && p.judged === 0;
         if (decision.label && fresh) {
           const res = await trx
@@ -511,6 +519,58 @@ export class JudgeService {
       }
     }
     return labeled;
+  }
+
+  /**
+   * Each judge's standing for routing, from its record on audited and gold pairs (the same
+   * comparisons as the agreement report's headline): warming up until `minAudits`, paused while
+   * its agreement is under the alert threshold, trusted otherwise. Reads through `trx` only.
+   */
+  private async trustOf(trx: Executor, project: ProjectView): Promise<Map<number, JudgeTrust>> {
+    const rows = await trx
+      .selectFrom("judge_verdicts as v")
+      .innerJoin("judges as j", (jn) => jn.onRef("j.id", "=", "v.judge_id").onRef("j.version", "=", "v.judge_version"))
+      .innerJoin("pairs as p", "p.id", "v.pair_id")
+      .select(["v.judge_id", "v.pair_id", "v.choice", "p.gold", "p.reference", "p.route"])
+      .where("v.project_id", "=", project.id)
+      .where("v.choice", "in", ["a", "b"])
+      .where((eb) => eb.or([eb("p.route", "=", "audit"), eb.and([eb("p.gold", "=", 1), eb("p.reference", "in", ["a", "b"])])]))
+      .execute();
+    const auditPairs = [...new Set(rows.filter((r) => r.gold !== 1).map((r) => r.pair_id))];
+    const majority = new Map<number, string>();
+    for (let i = 0; i < auditPairs.length; i += ROUTE_CHUNK) {
+      const votes = await trx
+        .selectFrom("judgments as jd")
+        .select(["jd.pair_id", "jd.choice", (eb) => eb.fn.countAll<number>().as("n")])
+        .where("jd.pair_id", "in", auditPairs.slice(i, i + ROUTE_CHUNK))
+        .where("jd.source", "=", "human")
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom("judgments as j2").select(sql`1`.as("one")).whereRef("j2.supersedes_id", "=", "jd.id"))))
+        .groupBy(["jd.pair_id", "jd.choice"])
+        .execute();
+      const best = new Map<number, { choice: string; n: number; split: boolean }>();
+      for (const v of votes) {
+        const b = best.get(v.pair_id);
+        const n = Number(v.n);
+        if (!b || n > b.n) best.set(v.pair_id, { choice: v.choice, n, split: false });
+        else if (n === b.n) b.split = true;
+      }
+      for (const [pairId, b] of best) if (!b.split) majority.set(pairId, b.choice);
+    }
+    const record = new Map<number, { n: number; agree: number }>();
+    for (const r of rows) {
+      const truth = r.gold === 1 ? r.reference : majority.get(r.pair_id);
+      if (truth !== "a" && truth !== "b") continue;
+      const rec = record.get(r.judge_id) ?? { n: 0, agree: 0 };
+      rec.n++;
+      if (r.choice === truth) rec.agree++;
+      record.set(r.judge_id, rec);
+    }
+    const { minAudits } = project.hybrid.routing;
+    const { threshold, minPairs } = project.hybrid.agreementAlert;
+    const out = new Map<number, JudgeTrust>();
+    const judges = await trx.selectFrom("judges").select("id").where("project_id", "=", project.id).execute();
+    for (const { id } of judges) out.set(id, judgeTrust(record.get(id) ?? { n: 0, agree: 0 }, minAudits, threshold, minPairs));
+    return out;
   }
 
   /** An AI label is an ordinary judgment row (source "ai") by the judge's own user. */
@@ -669,6 +729,8 @@ export class JudgeService {
         buckets: calibrationBuckets(a.rows),
         inconsistent_rate: j.kind === "llm" ? rate(a.inconsistent, a.total) : null,
         alert: j.enabled === 1 && compared >= minPairs && agreement !== null && agreement < threshold,
+        routing: judgeTrust({ n: unbiasedN, agree: a.audit[1] + a.gold[1] }, hybrid.routing.minAudits, threshold, minPairs),
+        audits: unbiasedN,
       };
     });
     const value: AgreementReport = {

@@ -86,12 +86,16 @@ export function priorityFor(verdicts: VerdictSignal[], strategy: HybridSettings[
  * judges alike), at least one accepted judge is confident (confidence ≥ threshold; for an LLM
  * judge also consistent across both orders when required), and no confident verdict of any
  * accepted judge points the other way. The most confident verdict supplies the label. An
- * `auditShare` of AI-labeled pairs goes to people as well.
+ * `auditShare` of AI-labeled pairs goes to people as well; so do all of a judge's confident
+ * pairs while it warms up, and a paused judge (agreement alert on) labels nothing.
  */
+/** How far routing may rely on a judge, from its record on audits (see `minAudits`). */
+export type JudgeTrust = "trusted" | "warmup" | "paused";
+
 export function decideRoute(
   verdicts: VerdictSignal[],
   settings: HybridSettings,
-  opts: { gold: boolean; auditDraw: number; enabledJudgeIds: ReadonlySet<number> },
+  opts: { gold: boolean; auditDraw: number; enabledJudgeIds: ReadonlySet<number>; trust?: (judgeId: number) => JudgeTrust },
 ): RouteDecision {
   const r = settings.routing;
   const accepted = (v: VerdictSignal) => opts.enabledJudgeIds.has(v.judgeId) && (r.judgeIds.length === 0 || r.judgeIds.includes(v.judgeId));
@@ -102,8 +106,11 @@ export function decideRoute(
     if (eligible.length && sides.size === 1) {
       const best = eligible.reduce((a, b) => (confidenceOf(b.pA!) > confidenceOf(a.pA!) ? b : a));
       const label: AiLabel = { judgeId: best.judgeId, choice: best.pA! > 0.5 ? "a" : "b", confidence: confidenceOf(best.pA!), pA: best.pA! };
-      if (opts.auditDraw < r.auditShare) return { route: "audit", label, priority: AUDIT_PRIORITY, strategy: "audit" };
-      return { route: "ai", label, priority: AI_PRIORITY, strategy: null };
+      const trust = opts.trust?.(best.judgeId) ?? "trusted";
+      // A judge still proving itself is audited on every pair it is sure of; one under its
+      // agreement alert keeps only the audit share, so it stays measured without labeling.
+      if (trust === "warmup" || opts.auditDraw < r.auditShare) return { route: "audit", label, priority: AUDIT_PRIORITY, strategy: "audit" };
+      if (trust === "trusted") return { route: "ai", label, priority: AI_PRIORITY, strategy: null };
     }
   }
   return { route: "human", label: null, ...priorityFor(verdicts.filter((v) => opts.enabledJudgeIds.has(v.judgeId)), settings.activeLearning.strategy) };

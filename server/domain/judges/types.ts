@@ -35,6 +35,10 @@ export type JudgeAgreement = {
   buckets: CalibrationBucket[];
   inconsistent_rate: number | null;
   alert: boolean;
+  /** Routing standing: warming up (audited on every confident pair), paused (under the alert), or trusted. */
+  routing: "trusted" | "warmup" | "paused";
+  /** Comparisons on audited and gold pairs, which trust is earned on. */
+  audits: number;
 };
 
 export type AgreementReport = {
