@@ -59,6 +59,9 @@ DEFAULTS = {
     "threshold": 0.9,
     "audit_share": 0.1,
     "random_share": 0.2,
+    "min_audits": 20,
+    "alert_threshold": 0.7,
+    "alert_min_pairs": 20,
     "lr": 1e-3,
     "batch_size": 32,
     "epochs": 4.0,
@@ -154,14 +157,21 @@ def run_random(base: str, data: dict, args, seed: int) -> dict:
     return {"curve": curve}
 
 
-def run_active(base: str, data: dict, args, seed: int, ai_labels: bool, work: Path) -> dict:
+def run_active(
+    base: str, data: dict, args, seed: int, ai_labels: bool, work: Path, guarded: bool = False
+) -> dict:
     pool = data["pool"]
     rng = random.Random(seed + 2)
+    # The server's per-pair audit draw, fixed once (guarded policy; v1 draws when first routed).
+    draw_rng = random.Random(seed + 3)
+    audit_draw = [draw_rng.random() for _ in pool]
+    trust = "warmup"
     human: set[int] = set(label_order(len(pool), seed)[: args.human_schedule[0]])
     routed: set[int] = set()  # pairs the judge has ever been confident on (audit drawn once)
     audit_queue: list[int] = []
     audits: list[tuple[str, str]] = []  # (AI label, human label) on audited pairs
-    curve, name = [], "active_ai" if ai_labels else "active"
+    curve = []
+    name = "active_ai_guarded" if guarded else "active_ai" if ai_labels else "active"
     ai: dict[int, str] = {}
     for r in range(len(args.human_schedule)):
         # Train on human labels (+ the judge's confident labels from the previous round).
@@ -176,6 +186,8 @@ def run_active(base: str, data: dict, args, seed: int, ai_labels: bool, work: Pa
             "ai_labels": len(ai_correct),
             "ai_label_accuracy": sum(ai_correct) / len(ai_correct) if ai_correct else None,
         }
+        if guarded:
+            point["trust"] = trust  # the judge's standing when its labels were given
         curve.append(point)
         ai_acc = point["ai_label_accuracy"]
         print(
@@ -196,12 +208,32 @@ def run_active(base: str, data: dict, args, seed: int, ai_labels: bool, work: Pa
         p_a = {i: v["p_a"] for i, v in zip(rest, verdicts)}
         conf = {i: max(p, 1 - p) for i, p in p_a.items()}
         confident = [i for i in rest if conf[i] >= args.threshold]
-        ai = {i: ("a" if p_a[i] > 0.5 else "b") for i in confident} if ai_labels else {}
-        for i in confident:
-            if i not in routed:
-                routed.add(i)
-                if rng.random() < args.audit_share:
-                    audit_queue.append(i)
+        if guarded:
+            # Routing since the server's minAudits / agreement-alert rule: a judge with fewer
+            # than min_audits comparisons on audited pairs has every confident pair audited and
+            # labels nothing; one whose agreement is under the alert keeps only the audit share;
+            # otherwise confident pairs get its label and the audit share goes to people too.
+            n_cmp = len(audits)
+            agree_now = sum(a == h for a, h in audits) / n_cmp if n_cmp else 0.0
+            if n_cmp < args.min_audits:
+                trust = "warmup"
+            elif n_cmp >= args.alert_min_pairs and agree_now < args.alert_threshold:
+                trust = "paused"
+            else:
+                trust = "trusted"
+            ai = (
+                {i: ("a" if p_a[i] > 0.5 else "b") for i in confident} if trust == "trusted" else {}
+            )
+            audit_queue = [
+                i for i in confident if trust == "warmup" or audit_draw[i] < args.audit_share
+            ]
+        else:
+            ai = {i: ("a" if p_a[i] > 0.5 else "b") for i in confident} if ai_labels else {}
+            for i in confident:
+                if i not in routed:
+                    routed.add(i)
+                    if rng.random() < args.audit_share:
+                        audit_queue.append(i)
         # Next human batch: audits first, then uncertain pairs mixed with a random share.
         budget = args.human_schedule[r + 1] - len(human)
         batch = audit_queue[:budget]
@@ -220,6 +252,7 @@ def run_active(base: str, data: dict, args, seed: int, ai_labels: bool, work: Pa
     agree = sum(a == h for a, h in audits)
     return {
         "curve": curve,
+        "trust": [p.get("trust") for p in curve] if guarded else None,
         "audits": len(audits),
         "audit_agreement": agree / len(audits) if audits else None,
     }
@@ -297,10 +330,10 @@ def summarize(runs: dict[str, list[dict]], params: dict) -> dict:
     others = [a for a in arms if a != "random"]
     points = [p["human"] for p in curves[others[0]]] if others else []
     print(f"\nReward-model held-out accuracy by human labels (mean of seeds {seeds}):")
-    print(f"  {'human':>6}" + "".join(f"{a:>11}" for a in arms))
+    print(f"  {'human':>6}" + "".join(f"{a:>19}" for a in arms))
     at = {a: {str(n): accuracy_at(curves[a], n) for n in points} for a in arms}
     for n in points:
-        print(f"  {n:>6}" + "".join(f"{fmt(at[a][str(n)], '.3f'):>11}" for a in arms))
+        print(f"  {n:>6}" + "".join(f"{fmt(at[a][str(n)], '.3f'):>19}" for a in arms))
     if "random" in arms:
         tail = [p for p in curves["random"] if not points or p["human"] > points[-1]]
         if tail:
@@ -371,6 +404,11 @@ def summarize(runs: dict[str, list[dict]], params: dict) -> dict:
                 f"{fmt(mean_agree, '.3f')} (people are wrong {params['noise']:.0%} of the time)"
             )
             out.setdefault("audits", {})[arm] = {"per_seed": audits, "agreement": mean_agree}
+        trusts = [r.get("trust") for r in runs[arm] if r.get("trust")]
+        if trusts:
+            print(f"{arm}: judge standing per round, per seed:")
+            for r, t in zip(runs[arm], trusts):
+                print(f"  seed {r['seed']}: {' '.join(x or '-' for x in t)}")
     walls = {a: sum(r["wall_s"] for r in rs) for a, rs in runs.items()}
     print("\narm wall time: " + ", ".join(f"{a} {w:.0f} s" for a, w in walls.items()))
     return out
@@ -381,7 +419,8 @@ def merge(files: list[str], out: str) -> int:
     loaded = [json.loads(Path(f).read_text()) for f in files]
     params = {k: v for k, v in loaded[0]["params"].items() if k != "seeds"}
     for d in loaded[1:]:
-        if {k: v for k, v in d["params"].items() if k != "seeds"} != params:
+        shared = (set(d["params"]) & set(params)) - {"seeds"}
+        if any(d["params"][k] != params[k] for k in shared):
             raise SystemExit("error: the files were made with different parameters")
     runs: dict[str, list[dict]] = {}
     for d in loaded:
@@ -422,7 +461,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small pool and schedule (~2 min)")
     ap.add_argument("--seeds", default="0,1,2", help="comma list; figures are averaged")
-    ap.add_argument("--arms", default="random,active_ai", help="random,active_ai[,active]")
+    ap.add_argument(
+        "--arms", default="random,active_ai", help="random,active_ai,active,active_ai_guarded"
+    )
     ap.add_argument("--model", help="base model (default: data/test-cache/tiny-base or built)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=str(Path(__file__).parent / "hybrid_results.json"))
@@ -459,8 +500,10 @@ def main() -> int:
                 t = time.time()
                 if arm == "random":
                     res = run_random(base, data, args, seed)
-                elif arm in ("active_ai", "active"):
-                    res = run_active(base, data, args, seed, arm == "active_ai", tmp)
+                elif arm in ("active_ai", "active", "active_ai_guarded"):
+                    res = run_active(
+                        base, data, args, seed, arm != "active", tmp, arm == "active_ai_guarded"
+                    )
                 else:
                     raise SystemExit(f"unknown arm {arm!r}")
                 res["seed"], res["wall_s"] = seed, time.time() - t
