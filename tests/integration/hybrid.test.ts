@@ -437,6 +437,14 @@ describe("hybrid human–AI feedback", () => {
     const run = await api(s, "POST", `/projects/${id}/judges/${noRm.body.judge.id}/run`, { token: res.token, json: {} });
     expect(run.status).toBe(409);
     expect(run.body.error.message).toMatch(/no reward model yet/);
+    // "The current reward model": a newer one makes a new judge version.
+    const rm1 = (await api(s, "POST", `/projects/${id}/checkpoints`, { token: res.token, json: { name: "rm1", kind: "reward", model_ref: "/models/rm1" } })).body.checkpoint;
+    const first = await api(s, "POST", `/projects/${id}/judges/${noRm.body.judge.id}/run`, { token: res.token, json: {} });
+    expect(first.body.job.params).toMatchObject({ judge_version: 1, checkpoint_ids: [rm1.id], reward_model_ref: "/models/rm1" });
+    const rm2 = (await api(s, "POST", `/projects/${id}/checkpoints`, { token: res.token, json: { name: "rm2", kind: "reward", model_ref: "/models/rm2" } })).body.checkpoint;
+    const second = await api(s, "POST", `/projects/${id}/judges/${noRm.body.judge.id}/run`, { token: res.token, json: {} });
+    expect(second.status, "the new version has no verdicts yet, so there is work").toBe(202);
+    expect(second.body.job.params).toMatchObject({ judge_version: 2, checkpoint_ids: [rm2.id] });
     const llmNoUrl = await api(s, "POST", `/projects/${id}/judges`, { token: res.token, json: { kind: "llm", name: "x", config: { model: "m" } } });
     expect(llmNoUrl.status).toBe(400);
     expect(llmNoUrl.body.error.fields[0].path).toBe("config.base_url");

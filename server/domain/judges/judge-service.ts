@@ -298,23 +298,18 @@ export class JudgeService {
     if (!parsed.success) throw validationError(parsed.error.issues);
     const judge = await this.requireJudge(projectId, judgeId);
     if (!judge.enabled) throw new DomainError("conflict", "This judge is disabled; enable it first");
+    const members = judge.kind === "reward_model" ? await this.rewardMembers(projectId, judge) : [];
     const pairs = await this.pairsToJudge(projectId, judge, parsed.data.scope, parsed.data.limit);
     if (!pairs.length) throw new DomainError("conflict", "Every pair already has a verdict from this judge's current version; use scope \"all\" to ask again");
     const params: Record<string, unknown> = { judge_id: judge.id, judge_version: judge.version, judge_kind: judge.kind, pairs: pairs.length, scope: parsed.data.scope };
     if (judge.kind === "reward_model") {
-      const cfg = rewardModelConfigSchema.parse(JSON.parse(judge.config));
-      const members = cfg.checkpoint_ids.length
-        ? await this.db.selectFrom("checkpoints").select(["id", "artifact_id", "model_ref"]).where("id", "in", cfg.checkpoint_ids).execute()
-        : [await this.currentRewardModel(projectId)].filter((c) => c !== undefined);
-      if (!members.length) throw new DomainError("conflict", "This project has no reward model yet; train one (a round or a train_reward job) first");
-      const ordered = cfg.checkpoint_ids.length ? cfg.checkpoint_ids.map((id) => members.find((m) => m.id === id)!) : members;
       const inputs: Record<string, number> = {};
-      ordered.forEach((m, i) => {
+      members.forEach((m, i) => {
         const name = i === 0 ? "reward_model" : `reward_model_${i}`;
         if (m.artifact_id) inputs[name] = m.artifact_id;
         else params[`${name}_ref`] = m.model_ref;
       });
-      params.checkpoint_ids = ordered.map((m) => m.id);
+      params.checkpoint_ids = members.map((m) => m.id);
       const file = pairs.map((p) => JSON.stringify(p)).join("\n") + "\n";
       const ref = await this.artifacts.putBuffer(Buffer.from(file), { name: `judge-${judge.id}-v${judge.version}-pairs.jsonl`, kind: "dataset" });
       inputs.pairs = ref.artifact_id;
@@ -330,6 +325,36 @@ export class JudgeService {
     const task = this.jobs.runInProcess(jobId, (job, heartbeat) => this.runLlm(job, judge, pairs, heartbeat)).finally(() => this.running.delete(task));
     this.running.add(task);
     return view;
+  }
+
+  /**
+   * The reward checkpoints a reward-model judge scores with (several: an ensemble). "The current
+   * reward model" moves as rounds train new ones; a different model is a new judge version (bumped
+   * here, on `judge`), so agreement and trust are never pooled across models.
+   */
+  private async rewardMembers(projectId: number, judge: Judge) {
+    const cfg = rewardModelConfigSchema.parse(JSON.parse(judge.config));
+    if (cfg.checkpoint_ids.length) {
+      const rows = await this.db.selectFrom("checkpoints").select(["id", "artifact_id", "model_ref"]).where("id", "in", cfg.checkpoint_ids).execute();
+      return cfg.checkpoint_ids.map((id) => rows.find((m) => m.id === id)!);
+    }
+    const current = await this.currentRewardModel(projectId);
+    if (!current) throw new DomainError("conflict", "This project has no reward model yet; train one (a round or a train_reward job) first");
+    const last = await this.db
+      .selectFrom("jobs")
+      .select("params")
+      .where("project_id", "=", projectId)
+      .where("kind", "=", "judge")
+      .where(sql<number>`json_extract(params, '$.judge_id')`, "=", judge.id)
+      .where(sql<number>`json_extract(params, '$.judge_version')`, "=", judge.version)
+      .orderBy("id", "desc")
+      .executeTakeFirst();
+    const before = last ? (JSON.parse(last.params) as { checkpoint_ids?: number[] }).checkpoint_ids : undefined;
+    if (before && JSON.stringify(before) !== JSON.stringify([current.id])) {
+      judge.version += 1;
+      await this.db.updateTable("judges").set({ version: judge.version, updated_at: this.clock.now() }).where("id", "=", judge.id).execute();
+    }
+    return [current];
   }
 
   /** Resolves when every judge the server is running itself has finished (tests, shutdown). */
