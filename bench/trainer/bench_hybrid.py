@@ -10,7 +10,8 @@ pair occurs in the pool). The reward model is the trainer's own (``reward.train_
 2-layer Llama, trained from the base model every time), and the AI labels come from the worker's
 reward-model judge (``judge.judge_pairs``: p = sigma(r_A - r_B)).
 
-Arms, both fed the same pool and the same human answer for every pair:
+Arms, all fed the same pool, the same 100-pair seed set and the same human answer for every pair
+(default: ``random`` and ``active_ai_guarded``, the server's current policy):
 
 * ``random``: people label pairs in random order; the RM is trained on the first n labels.
 * ``active_ai``: people label a random seed set; then every round the RM is trained on human + AI
@@ -19,8 +20,15 @@ Arms, both fed the same pool and the same human answer for every pair:
   when confidence falls), an ``audit_share`` of pairs, when they are first routed to the judge, go to
   people too (their human label then replaces the AI one), and the next human batch is the audit
   queue, then the most uncertain pairs (p nearest 0.5) mixed with a ``random_share`` of random
-  ones. These are the server's defaults (routing threshold 0.9, audit 0.1, random 0.2).
-* ``active`` (``--arms`` opt-in): the same selection without AI labels, to separate the two effects.
+  ones. These are the server's defaults (routing threshold 0.9, audit 0.1, random 0.2); this arm
+  trusts the judge's stated confidence from the start (the server before ``minAudits``).
+* ``active_ai_guarded``: as ``active_ai``, with the server's trust rule: until the judge has
+  ``min_audits`` (20) comparisons with people on audited pairs, every pair it is confident about
+  is audited and it labels nothing; while its agreement with people is under ``alert_threshold``
+  (0.7, over at least ``alert_min_pairs`` = 20) it labels nothing and only the audit share of its
+  confident pairs goes to people; otherwise it labels as ``active_ai``. The audit queue is
+  rebuilt each round from a per-pair draw fixed once, as the server re-routes on each judge run.
+* ``active``: the ``active_ai`` selection without AI labels, to separate the two effects.
 
 Human labels to a target are read off the seed-averaged accuracy curve (linear interpolation
 between measured points; "not reached" when the curve never gets there). Prints tables and writes
@@ -417,11 +425,13 @@ def summarize(runs: dict[str, list[dict]], params: dict) -> dict:
 def merge(files: list[str], out: str) -> int:
     """Combine runs (different seeds, same parameters) from several result files."""
     loaded = [json.loads(Path(f).read_text()) for f in files]
-    params = {k: v for k, v in loaded[0]["params"].items() if k != "seeds"}
+    skip = {"seeds", "arms"}  # per file; the merged runs say which arms and seeds there are
+    params = {k: v for k, v in loaded[0]["params"].items() if k not in skip}
     for d in loaded[1:]:
-        shared = (set(d["params"]) & set(params)) - {"seeds"}
+        shared = (set(d["params"]) & set(params)) - skip
         if any(d["params"][k] != params[k] for k in shared):
             raise SystemExit("error: the files were made with different parameters")
+        params.update({k: v for k, v in d["params"].items() if k not in skip})
     runs: dict[str, list[dict]] = {}
     for d in loaded:
         for a, rs in d["runs"].items():
@@ -429,6 +439,7 @@ def merge(files: list[str], out: str) -> int:
     for rs in runs.values():
         rs.sort(key=lambda r: r["seed"])
     params["seeds"] = [r["seed"] for r in next(iter(runs.values()))]
+    params["arms"] = list(runs)
     res = {
         "command": " + ".join(d["command"] for d in loaded),
         "machine": loaded[0]["machine"],
@@ -462,7 +473,9 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small pool and schedule (~2 min)")
     ap.add_argument("--seeds", default="0,1,2", help="comma list; figures are averaged")
     ap.add_argument(
-        "--arms", default="random,active_ai", help="random,active_ai,active,active_ai_guarded"
+        "--arms",
+        default="random,active_ai_guarded",
+        help="comma list of random, active_ai, active, active_ai_guarded",
     )
     ap.add_argument("--model", help="base model (default: data/test-cache/tiny-base or built)")
     ap.add_argument("--threads", type=int, default=1)
