@@ -83,6 +83,7 @@ QUICK = {
     "random_schedule": "100,200,300,400,600,800",
     "min_steps": 60,
     "epochs": 2.0,
+    "targets": "0.6,0.65,0.7",
 }
 
 
