@@ -469,6 +469,10 @@ export function createApiRouter(services: Services, opts: ApiOptions): express.R
     jsonBody,
     authed(async (req) => ({ judge: await services.judges.update(req.user, parseId(req.params.id, "Project"), parseId(req.params.judgeId, "Judge"), req.body) })),
   );
+  router.get(
+    "/projects/:id/judges/:judgeId/verdicts",
+    authed(async (req) => services.judges.verdicts(req.user, parseId(req.params.id, "Project"), parseId(req.params.judgeId, "Judge"), req.query)),
+  );
   router.post(
     "/projects/:id/judges/:judgeId/run",
     jsonBody,

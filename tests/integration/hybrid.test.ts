@@ -121,6 +121,15 @@ describe("hybrid human–AI feedback", () => {
       expect(row.choice === "a", "the AI label picks the good response").toBe(String(row.response_a).includes("good"));
     }
 
+    // Researchers can read every verdict with the judge's raw answers in both orders.
+    const listed = await api(s, "GET", `/projects/${id}/judges/${judgeId}/verdicts?limit=2`, { token: res.token });
+    expect(listed.status, listed.text).toBe(200);
+    expect(listed.body).toMatchObject({ judge_id: judgeId, version: 1, total: 6 });
+    expect(listed.body.verdicts).toHaveLength(2);
+    expect(JSON.parse(listed.body.verdicts[0].raw_output).orders.map((o: { order: string }) => o.order)).toEqual(["ab", "ba"]);
+    expect((await api(s, "GET", `/projects/${id}/judges/${judgeId}/verdicts?limit=0`, { token: res.token })).status).toBe(400);
+    expect((await api(s, "GET", `/projects/${id}/judges/${judgeId}/verdicts`, { token: anns[0]!.token })).status).toBe(403);
+
     // People get only the pairs the judge could not settle.
     const served = await drain(anns[0]!, id, pickGood);
     expect(served.sort()).toEqual(["biased question 0", "biased question 1"]);

@@ -357,6 +357,45 @@ export class JudgeService {
     return [current];
   }
 
+  /** A judge's verdicts (current version unless asked), newest first, with their raw output. */
+  async verdicts(user: SessionUser, projectId: number, judgeId: number, query: unknown) {
+    await this.projects.requireResearcher(user, projectId);
+    const judge = await this.requireJudge(projectId, judgeId);
+    const q = z
+      .object({
+        version: z.coerce.number().int().min(1).optional(),
+        limit: z.coerce.number().int().min(1).max(500).default(50),
+        offset: z.coerce.number().int().min(0).default(0),
+        pair_id: z.coerce.number().int().positive().optional(),
+      })
+      .strict()
+      .safeParse(query ?? {});
+    if (!q.success) throw validationError(q.error.issues);
+    const version = q.data.version ?? judge.version;
+    let base = this.db.selectFrom("judge_verdicts").where("judge_id", "=", judge.id).where("judge_version", "=", version);
+    if (q.data.pair_id) base = base.where("pair_id", "=", q.data.pair_id);
+    const [rows, total] = await Promise.all([
+      base.selectAll().orderBy("id", "desc").limit(q.data.limit).offset(q.data.offset).execute(),
+      base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+    ]);
+    return {
+      judge_id: judge.id,
+      version,
+      total: Number(total.n),
+      verdicts: rows.map((v) => ({
+        pair_id: v.pair_id,
+        p_a: v.p_a,
+        choice: v.choice,
+        confidence: v.confidence,
+        consistent: v.consistent === null ? null : v.consistent === 1,
+        members: v.members ? (JSON.parse(v.members) as number[]) : null,
+        raw_output: v.raw_output,
+        job_id: v.job_id,
+        created_at: new Date(v.created_at).toISOString(),
+      })),
+    };
+  }
+
   /** Resolves when every judge the server is running itself has finished (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.running.size) await Promise.allSettled([...this.running]);
