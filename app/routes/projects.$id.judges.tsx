@@ -677,8 +677,8 @@ function AgreementPanel({ agreement, minAudits }: { agreement: AgreementReport; 
                 Labeling paused
               </Badge>
             ) : (
-              <Badge tone="good" testId="judge-routing" title="Its confident verdicts become labels (an audit share still goes to people)">
-                Trusted
+              <Badge tone={j.audits ? "good" : "neutral"} testId="judge-routing" title="Its confident verdicts become labels (an audit share still goes to people)">
+                {j.audits ? "Trusted" : "Trusted without audits"}
               </Badge>
             )}
           </div>
