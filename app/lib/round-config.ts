@@ -44,13 +44,22 @@ export const CONFIG_FIELDS: Record<ConfigKey, FieldSpec> = {
   max_new_tokens: { kind: "number", label: "Max new tokens", help: "Longest response generated.", min: 1, max: 8192, integer: true },
   seed: { kind: "number", label: "Seed", help: "Seeds sampling and prompt selection, for reruns.", min: 0, integer: true },
   reward: { kind: "json", label: "Reward-model overrides", help: "JSON object for the trainer's reward config: learning_rate, num_epochs, lora_r, …", placeholder: '{ "learning_rate": 1e-5, "num_epochs": 1 }' },
+  label_source: {
+    kind: "select",
+    label: "Reward-model labels",
+    help: "People's judgments only, or people's and the AI judges' accepted labels.",
+    options: [
+      { value: "human", label: "People only" },
+      { value: "all", label: "People and AI labels" },
+    ],
+  },
   sft_on_rewrites: { kind: "boolean", label: "SFT on rewrites", help: "Fine-tune the champion on annotators' rewrites before PPO (skipped when there are none)." },
   sft: { kind: "json", label: "SFT overrides", help: "JSON object for the trainer's SFT config: learning_rate, num_epochs, lora_r, …", placeholder: '{ "learning_rate": 2e-5, "num_epochs": 2 }' },
   ppo: { kind: "json", label: "PPO overrides", help: "JSON object for the trainer's PPO config: kl_coef, target_kl, cliprange, gamma, lam, …", placeholder: '{ "kl_coef": 0.05, "target_kl": 6 }' },
 };
 
 export const CONFIG_GROUPS: { title: string; keys: ConfigKey[] }[] = [
-  { title: "Data", keys: ["replay_previous", "prompts_source", "ppo_reward", "sft_on_rewrites"] },
+  { title: "Data", keys: ["replay_previous", "prompts_source", "ppo_reward", "label_source", "sft_on_rewrites"] },
   { title: "Prompts", keys: ["ppo_prompts", "eval_prompts", "ab_prompts", "fresh_prompts"] },
   { title: "Promotion", keys: ["win_rate_threshold", "auto_promote"] },
   { title: "Sampling", keys: ["temperature", "top_p", "max_new_tokens", "seed"] },

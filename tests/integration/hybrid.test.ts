@@ -146,6 +146,16 @@ describe("hybrid human–AI feedback", () => {
 
     const report = await api(s, "GET", `/projects/${id}/hybrid/report`, { token: res.token });
     expect(report.body.report.routes).toEqual({ human: 2, ai: 4, audit: 0, known: 0 });
+
+    // A round's reward model trains on people's labels, or on people's and the AI's.
+    await api(s, "POST", `/projects/${id}/checkpoints`, { token: res.token, json: { name: "base", model_ref: "/models/tiny" } });
+    const humanOnly = await api(s, "POST", `/projects/${id}/rounds`, { token: res.token, json: { prompts_source: "task" } });
+    expect(humanOnly.body.round.steps.snapshot.detail.rows).toBe(2);
+    // One running round at a time: end this one by hand (no worker here to run it).
+    await s.pw.db.updateTable("rounds").set({ status: "cancelled" }).where("id", "=", humanOnly.body.round.id).execute();
+    const withAi = await api(s, "POST", `/projects/${id}/rounds`, { token: res.token, json: { prompts_source: "task", label_source: "all" } });
+    expect(withAi.status, withAi.text).toBe(201);
+    expect(withAi.body.round.steps.snapshot.detail.rows).toBe(6);
     // The biased judge said A in both orders, i.e. once for each response: it leans nowhere.
     expect(report.body.report.strategies).toEqual([{ strategy: "disagreement", leases: 2, judgments: 2, ai_disagreement: null }]);
   });

@@ -35,6 +35,8 @@ export const roundConfigSchema = z
     auto_promote: z.boolean().default(true),
     /** Overrides for the trainer's reward-model config (learning_rate, num_epochs, lora_r, …). */
     reward: z.record(z.union([z.number(), z.string(), z.boolean()])).default({}),
+    /** Which labels the reward model trains on: people's only, or people's and accepted AI labels. */
+    label_source: z.enum(["human", "all"]).default("human"),
     /** Fine-tune the champion on annotators' rewrites (SFT) before PPO, when there are any. */
     sft_on_rewrites: z.boolean().default(true),
     /** Overrides for the trainer's SFT config (learning_rate, num_epochs, lora_r, …). */
@@ -149,7 +151,7 @@ export class RoundService {
     // Step 1, in-process: snapshot the judgments as a TRL export, kept as a dataset artifact.
     steps.snapshot = { ...steps.snapshot, status: "running", started_at: now };
     try {
-      const filters: Record<string, unknown> = { format: "trl", margin: true };
+      const filters: Record<string, unknown> = { format: "trl", margin: true, source: config.label_source };
       if (!config.replay_previous && last) filters.rounds = [last.id];
       const exp = await this.exports.run(user, projectId, filters);
       if ((exp.counts.rows ?? 0) === 0) throw new DomainError("conflict", "There are no decided comparisons to train on yet");
