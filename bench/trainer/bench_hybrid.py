@@ -29,6 +29,20 @@ Arms, all fed the same pool, the same 100-pair seed set and the same human answe
   confident pairs goes to people; otherwise it labels as ``active_ai``. The audit queue is
   rebuilt each round from a per-pair draw fixed once, as the server re-routes on each judge run.
 * ``active``: the ``active_ai`` selection without AI labels, to separate the two effects.
+* ``active_cal`` (needs ``--recipe es``): a calibrated ensemble judge. ``--ensemble`` (3) reward
+  models differing in seed, each temperature-scaled (sigma((r_A - r_B) / T), T fitted by NLL) on
+  the human labels held out from training (``--val-share`` 0.2, fixed per pair); a pair gets an AI
+  label only when every member picks the same side and the mean calibrated confidence is
+  >= threshold; audits as ``active_ai``; the human queue is audits, then the largest spread of the
+  members' P (``--strategy ensemble``, the server's "ensemble" strategy) or the mean P nearest
+  0.5 (``--strategy uncertainty``), with the random share. Accuracy is member 0's, one model as
+  in the other arms (the ensemble mean's is recorded as ``ensemble_accuracy``).
+* ``active_ens``: the ``active_cal`` selection without AI labels.
+
+``--recipe es`` (every arm that trains through it: random, active_cal, active_ens; the older
+arms keep the fixed-step recipe) holds out ``--val-share`` of the human labels and keeps the
+weights with the lowest validation loss (checked every ``--eval-every`` steps) within the same
+step budget.
 
 Human labels to a target are read off the seed-averaged accuracy curve (linear interpolation
 between measured points; "not reached" when the curve never gets there). Prints tables and writes
@@ -75,6 +89,9 @@ DEFAULTS = {
     "epochs": 4.0,
     "min_steps": 150,
     "max_length": 64,
+    "ensemble": 3,
+    "val_share": 0.2,
+    "eval_every": 10,
 }
 QUICK = {
     "pool": 1200,
@@ -159,8 +176,11 @@ def run_random(base: str, data: dict, args, seed: int) -> dict:
     order = label_order(len(data["pool"]), seed)
     curve = []
     for n in args.random_schedule:
-        labelled = [_pref(data["pool"][i], data["pool"][i]["human"]) for i in sorted(order[:n])]
-        acc = train(base, labelled, data["eval"], args, seed)
+        if args.recipe == "es":
+            acc = train_es(base, data, sorted(order[:n]), {}, args, seed, 1)["accuracy"]
+        else:
+            labelled = [_pref(data["pool"][i], data["pool"][i]["human"]) for i in sorted(order[:n])]
+            acc = train(base, labelled, data["eval"], args, seed)
         curve.append({"human": n, "accuracy": acc, "ai_labels": 0})
         print(f"  seed {seed} random    human {n:5d}  acc {acc:.3f}", flush=True)
     return {"curve": curve}
@@ -264,6 +284,238 @@ def run_active(
         "trust": [p.get("trust") for p in curve] if guarded else None,
         "audits": len(audits),
         "audit_agreement": agree / len(audits) if audits else None,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# calibrated / ensemble / early-stopping variants (``--recipe es``, arms ``active_cal``, ``active_ens``)
+
+
+def val_split(idx: list[int], share: float, seed: int) -> tuple[list[int], list[int]]:
+    """Human-labelled pairs held out from RM training: a fixed per-pair draw, so a pair stays in
+    the validation split as the labelled set grows (the server would keep such a split too)."""
+    draw = random.Random(seed + 4)  # the i-th draw belongs to pool pair i, whatever is labelled
+    vals = [draw.random() for _ in range(max(idx) + 1 if idx else 0)]
+    val = [i for i in sorted(idx) if vals[i] < share]
+    tr = [i for i in sorted(idx) if vals[i] >= share]
+    return tr, val
+
+
+def fit_temperature(diff: torch.Tensor, y: torch.Tensor) -> float:
+    """T minimising the NLL of sigma(diff / T) for labels y (1 = A preferred); grid search."""
+    best, best_t = float("inf"), 1.0
+    for k in range(81):
+        t = math.exp(math.log(0.25) + k * (math.log(50.0) - math.log(0.25)) / 80)
+        nll = torch.nn.functional.binary_cross_entropy_with_logits(diff / t, y).item()
+        if nll < best:
+            best, best_t = nll, t
+    return best_t
+
+
+def _pair_diff(model, tok, pool: list[dict], idx: list[int], max_length: int) -> torch.Tensor:
+    """r_A - r_B for pool pairs ``idx`` (the judge's quantity)."""
+    from pairwise_trainer.reward import score_texts
+
+    if not idx:
+        return torch.zeros(0)
+    prompts = [pool[i]["prompt"] for i in idx]
+    ra = score_texts(model, tok, prompts, [pool[i]["response_a"] for i in idx], 128, max_length)
+    rb = score_texts(model, tok, prompts, [pool[i]["response_b"] for i in idx], 128, max_length)
+    return (ra - rb).double()
+
+
+def train_es(
+    base: str,
+    data: dict,
+    human: list[int],
+    ai: dict[int, str],
+    args,
+    seed: int,
+    members: int,
+    score: list[int] | None = None,
+) -> dict:
+    """The ``--recipe es`` reward model(s): human labels split into train / validation
+    (``val_share``, fixed per pair); each member trains on the train split + AI labels with the
+    same step budget as ``train`` (lr, batch, max(epochs, min_steps)) but keeps the weights with
+    the lowest validation BT loss, checked every ``eval_every`` steps (early stopping); a
+    temperature is fitted on the validation split. Member ``j`` differs in seed (head init, data
+    order). Returns the held-out accuracy of member 0 (the arm's reward model, one model as in
+    every arm), the ensemble-mean accuracy, and per member the calibrated P(A) on ``score``."""
+    from pairwise_trainer.common import make_optimizer, make_scheduler
+    from pairwise_trainer.modeling import load_tokenizer, seed_everything
+    from pairwise_trainer.reward import (
+        RewardConfig,
+        _collate,
+        _PairData,
+        bt_loss,
+        load_rm_for_training,
+        reward_forward,
+        score_texts,
+    )
+
+    pool = data["pool"]
+    tr_idx, val_idx = val_split(human, args.val_share, seed)
+    if len(val_idx) < 2:  # too few to stop on: train on everything, no early stopping
+        tr_idx, val_idx = sorted(human), []
+    train_pairs = [_pref(pool[i], pool[i]["human"]) for i in tr_idx]
+    train_pairs += [_pref(pool[i], lab) for i, lab in sorted(ai.items()) if i not in set(human)]
+    epochs = max(args.epochs, args.min_steps * args.batch_size / max(1, len(train_pairs)))
+    tok = load_tokenizer(base, padding_side="right")
+    ev = data["eval"]
+    y_val = torch.tensor([1.0 if pool[i]["human"] == "a" else 0.0 for i in val_idx]).double()
+    out: dict = {"members": [], "val": len(val_idx)}
+    test_diffs = []
+    for j in range(members):
+        mseed = seed if j == 0 else seed * 1000 + j
+        seed_everything(mseed)
+        cfg = RewardConfig(lr=args.lr, batch_size=args.batch_size, epochs=epochs,
+                           warmup_ratio=0.05, max_length=args.max_length, seed=mseed)  # fmt: skip
+        model = load_rm_for_training(base, tok, cfg)
+        g = torch.Generator().manual_seed(mseed)
+        loader = torch.utils.data.DataLoader(
+            _PairData(train_pairs, tok, cfg.max_length), batch_size=cfg.batch_size,
+            shuffle=True, generator=g, collate_fn=_collate(tok.pad_token_id),
+        )  # fmt: skip
+        total = max(1, math.ceil(len(loader) * cfg.epochs))
+        opt = make_optimizer(model, cfg.lr, cfg.weight_decay)
+        sched = make_scheduler(opt, int(cfg.warmup_ratio * total), total)
+
+        def val_loss(model) -> float:
+            model.eval()
+            with torch.no_grad():
+                d = _pair_diff(model, tok, pool, val_idx, args.max_length)
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(d, y_val).item()
+            model.train()
+            return loss
+
+        best = (val_loss(model), 0, None) if val_idx else None
+        step = 0
+        model.train()
+        while step < total:
+            for batch in loader:
+                r = reward_forward(model, batch["input_ids"], batch["attention_mask"])
+                b = batch["margin"].shape[0]
+                loss = bt_loss(r[:b], r[b:], batch["margin"], batch["weight"])
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                opt.step()
+                sched.step()
+                opt.zero_grad()
+                step += 1
+                if val_idx and (step % args.eval_every == 0 or step == total):
+                    vl = val_loss(model)
+                    if vl < best[0]:
+                        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                        best = (vl, step, state)
+                if step >= total:
+                    break
+        if best is not None and best[2] is not None:
+            model.load_state_dict(best[2])
+        model.eval()
+        with torch.no_grad():
+            rc = score_texts(model, tok, [p.prompt for p in ev], [p.chosen for p in ev], 128,
+                             args.max_length)  # fmt: skip
+            rr = score_texts(model, tok, [p.prompt for p in ev], [p.rejected for p in ev], 128,
+                             args.max_length)  # fmt: skip
+            d_test = (rc - rr).double()
+            test_diffs.append(d_test)
+            t = 1.0
+            if val_idx:
+                dv = _pair_diff(model, tok, pool, val_idx, args.max_length)
+                t = fit_temperature(dv, y_val)
+            p_a = None
+            if score is not None:
+                p_a = torch.sigmoid(_pair_diff(model, tok, pool, score, args.max_length) / t)
+        acc = ((d_test > 0).double() + 0.5 * (d_test == 0).double()).mean().item()
+        out["members"].append(
+            {"accuracy": acc, "temperature": t, "best_step": best[1] if best else step,
+             "steps": step, "p_a": p_a}
+        )  # fmt: skip
+        del model, opt
+    out["accuracy"] = out["members"][0]["accuracy"]
+    d = torch.stack(test_diffs).mean(0)
+    out["ensemble_accuracy"] = ((d > 0).double() + 0.5 * (d == 0).double()).mean().item()
+    return out
+
+
+def run_active_cal(base: str, data: dict, args, seed: int, ai_labels: bool) -> dict:
+    """Active learning + AI labels from a calibrated ensemble judge (``--recipe es`` training):
+    k members (``--ensemble``), each temperature-scaled on the held-out human labels; a pair
+    gets an AI label only when every member picks the same side and the mean calibrated
+    confidence is >= threshold; the audit share of newly routed pairs goes to people (their
+    label wins); the human queue is audits, then ``--strategy`` (uncertainty: mean calibrated
+    P nearest 0.5; ensemble: largest spread of members' P) with a random share."""
+    pool = data["pool"]
+    rng = random.Random(seed + 2)
+    human: set[int] = set(label_order(len(pool), seed)[: args.human_schedule[0]])
+    routed: set[int] = set()
+    audit_queue: list[int] = []
+    audits: list[tuple[str, str]] = []
+    curve = []
+    ai: dict[int, str] = {}
+    name = "active_cal" if ai_labels else "active_ens"
+    for r in range(len(args.human_schedule)):
+        last = r + 1 == len(args.human_schedule)
+        rest = [i for i in range(len(pool)) if i not in human]
+        res = train_es(base, data, sorted(human), ai, args, seed, args.ensemble,
+                       None if last else rest)  # fmt: skip
+        ai_correct = [pool[i]["truth"] == lab for i, lab in ai.items() if i not in human]
+        point = {
+            "human": len(human),
+            "accuracy": res["accuracy"],
+            "ensemble_accuracy": res["ensemble_accuracy"],
+            "ai_labels": len(ai_correct),
+            "ai_label_accuracy": sum(ai_correct) / len(ai_correct) if ai_correct else None,
+            "temperatures": [m["temperature"] for m in res["members"]],
+            "best_steps": [m["best_step"] for m in res["members"]],
+        }
+        curve.append(point)
+        ai_acc = point["ai_label_accuracy"]
+        print(
+            f"  seed {seed} {name:9s} human {len(human):5d}  acc {res['accuracy']:.3f} "
+            f"(ens {res['ensemble_accuracy']:.3f})  T {point['temperatures'][0]:.2f} "
+            f"stop {point['best_steps'][0]}  ai labels {len(ai_correct):5d}"
+            + (f" (correct {ai_acc:.3f})" if ai_acc is not None else ""),
+            flush=True,
+        )
+        if last:
+            break
+        pm = torch.stack([m["p_a"] for m in res["members"]])  # (members, rest)
+        mean = pm.mean(0)
+        agree = ((pm > 0.5).all(0) | (pm < 0.5).all(0)).tolist()
+        conf = {i: max(float(mean[k]), 1 - float(mean[k])) for k, i in enumerate(rest)}
+        spread = {i: 2 * float(pm[:, k].std()) if len(pm) > 1 else 0.0
+                  for k, i in enumerate(rest)}  # fmt: skip
+        p_a = {i: float(mean[k]) for k, i in enumerate(rest)}
+        confident = [i for k, i in enumerate(rest) if agree[k] and conf[i] >= args.threshold]
+        ai = {i: ("a" if p_a[i] > 0.5 else "b") for i in confident} if ai_labels else {}
+        for i in confident:
+            if i not in routed:
+                routed.add(i)
+                if rng.random() < args.audit_share:
+                    audit_queue.append(i)
+        budget = args.human_schedule[r + 1] - len(human)
+        batch = audit_queue[:budget]
+        audit_queue = audit_queue[budget:]
+        for i in batch:
+            audits.append((ai.get(i) or ("a" if p_a[i] > 0.5 else "b"), pool[i]["human"]))
+        left = budget - len(batch)
+        n_random = round(left * args.random_share)
+        chosen = set(batch)
+        if args.strategy == "ensemble" and len(pm) > 1:
+            ranked = sorted((i for i in rest if i not in chosen), key=lambda i: -spread[i])
+        else:
+            ranked = sorted((i for i in rest if i not in chosen), key=lambda i: conf[i])
+        batch += ranked[: left - n_random]
+        chosen = set(batch)
+        others = [i for i in rest if i not in chosen]
+        batch += rng.sample(others, min(n_random, len(others)))
+        human.update(batch)
+    agree_n = sum(a == h for a, h in audits)
+    return {
+        "curve": curve,
+        "audits": len(audits),
+        "audit_agreement": agree_n / len(audits) if audits else None,
     }
 
 
@@ -426,6 +678,9 @@ def summarize(runs: dict[str, list[dict]], params: dict) -> dict:
 def merge(files: list[str], out: str) -> int:
     """Combine runs (different seeds, same parameters) from several result files."""
     loaded = [json.loads(Path(f).read_text()) for f in files]
+    for d in loaded:  # files from before --recipe / --strategy existed
+        d["params"].setdefault("recipe", "steps")
+        d["params"].setdefault("strategy", "ensemble")
     skip = {"seeds", "arms"}  # per file; the merged runs say which arms and seeds there are
     params = {k: v for k, v in loaded[0]["params"].items() if k not in skip}
     for d in loaded[1:]:
@@ -476,7 +731,20 @@ def main() -> int:
     ap.add_argument(
         "--arms",
         default="random,active_ai_guarded",
-        help="comma list of random, active_ai, active, active_ai_guarded",
+        help="comma list of random, active_ai, active, active_ai_guarded, active_cal, active_ens",
+    )
+    ap.add_argument(
+        "--recipe",
+        choices=("steps", "es"),
+        default="steps",
+        help="RM training for every arm: steps = max(epochs, min-steps) (the default); es = "
+        "early stopping on a val-share split of the human labels (needed by active_cal/active_ens)",
+    )
+    ap.add_argument(
+        "--strategy",
+        choices=("uncertainty", "ensemble"),
+        default="ensemble",
+        help="human queue order of active_cal / active_ens",
     )
     ap.add_argument("--model", help="base model (default: data/test-cache/tiny-base or built)")
     ap.add_argument("--threads", type=int, default=1)
@@ -496,6 +764,11 @@ def main() -> int:
         raise SystemExit("error: --human-schedule must start at --seed-labels (the seed set)")
     seeds = [int(x) for x in args.seeds.split(",")]
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    for arm in arms:
+        if arm in ("active_cal", "active_ens") and args.recipe != "es":
+            raise SystemExit(f"error: {arm} needs --recipe es")
+        if arm in ("active_ai", "active", "active_ai_guarded") and args.recipe != "steps":
+            raise SystemExit(f"error: {arm} trains with --recipe steps only")
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from transformers.utils import logging as hf_logging
@@ -514,6 +787,8 @@ def main() -> int:
                 t = time.time()
                 if arm == "random":
                     res = run_random(base, data, args, seed)
+                elif arm in ("active_cal", "active_ens"):
+                    res = run_active_cal(base, data, args, seed, arm == "active_cal")
                 elif arm in ("active_ai", "active", "active_ai_guarded"):
                     res = run_active(
                         base, data, args, seed, arm != "active", tmp, arm == "active_ai_guarded"
@@ -540,6 +815,8 @@ def main() -> int:
             "seeds": seeds,
             "arms": arms,
             "quick": args.quick,
+            "recipe": args.recipe,
+            "strategy": args.strategy,
         },
         "runs": runs,
         "wall_s": wall,
