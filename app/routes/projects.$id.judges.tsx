@@ -122,6 +122,22 @@ function otherErrors(fields: Record<string, string> | undefined, known: string[]
     .map(([p, m]) => `${p}: ${m}`);
 }
 
+/** A failed save: the message, and the field problems no input shows inline. */
+function FormError({ message, others }: { message: string; others: string[] }) {
+  return (
+    <Alert>
+      {message}
+      {others.length ? (
+        <ul className="mt-1 list-disc pl-5">
+          {others.map((o) => (
+            <li key={o}>{o}</li>
+          ))}
+        </ul>
+      ) : null}
+    </Alert>
+  );
+}
+
 function Badge({ children, tone = "neutral", title, testId }: { children: ReactNode; tone?: "bad" | "neutral" | "good"; title?: string; testId?: string }) {
   const cls = tone === "bad" ? "border-bad text-bad bg-bad-soft" : tone === "good" ? "border-good text-good bg-surface" : "border-line text-muted bg-sunken";
   return (
@@ -285,18 +301,7 @@ function JudgeForm({ judge, checkpoints, onDone }: { judge?: Judge; checkpoints:
             : `Version ${judge.version}. Changing the configuration starts a new version; renaming does not.`}
         </p>
       ) : null}
-      {res && !res.ok ? (
-        <Alert>
-          {res.error}
-          {others.length ? (
-            <ul className="mt-1 list-disc pl-5">
-              {others.map((o) => (
-                <li key={o}>{o}</li>
-              ))}
-            </ul>
-          ) : null}
-        </Alert>
-      ) : null}
+      {res && !res.ok ? <FormError message={res.error} others={others} /> : null}
       <div className="flex items-center gap-3">
         <Button type="submit" variant="primary" disabled={fetcher.state !== "idle"}>
           {fetcher.state !== "idle" ? "Saving…" : judge ? "Save judge" : "Add judge"}
@@ -621,18 +626,7 @@ function HybridSettingsForm({ settings, judges }: { settings: HybridSettings; ju
       </Section>
 
       {res?.ok ? <Alert kind="success">{res.message}</Alert> : null}
-      {res && !res.ok ? (
-        <Alert>
-          {res.error}
-          {others.length ? (
-            <ul className="mt-1 list-disc pl-5">
-              {others.map((o) => (
-                <li key={o}>{o}</li>
-              ))}
-            </ul>
-          ) : null}
-        </Alert>
-      ) : null}
+      {res && !res.ok ? <FormError message={res.error} others={others} /> : null}
       <div>
         <Button type="submit" variant="primary" disabled={fetcher.state !== "idle"} data-testid="hybrid-save">
           {fetcher.state !== "idle" ? "Saving…" : "Save hybrid settings"}
