@@ -265,18 +265,11 @@ def run_active(
                         audit_queue.append(i)
         # Next human batch: audits first, then uncertain pairs mixed with a random share.
         budget = args.human_schedule[r + 1] - len(human)
-        batch = audit_queue[:budget]
-        audit_queue = audit_queue[budget:]
-        for i in batch:
+        batch, audited, audit_queue = next_human_batch(
+            budget, audit_queue, rest, conf.__getitem__, args.random_share, rng
+        )
+        for i in audited:
             audits.append((ai.get(i) or ("a" if p_a[i] > 0.5 else "b"), pool[i]["human"]))
-        left = budget - len(batch)
-        n_random = round(left * args.random_share)
-        chosen = set(batch)
-        uncertain = sorted((i for i in rest if i not in chosen), key=lambda i: conf[i])
-        batch += uncertain[: left - n_random]
-        chosen = set(batch)
-        others = [i for i in rest if i not in chosen]
-        batch += rng.sample(others, min(n_random, len(others)))
         human.update(batch)
     agree = sum(a == h for a, h in audits)
     return {
@@ -285,6 +278,21 @@ def run_active(
         "audits": len(audits),
         "audit_agreement": agree / len(audits) if audits else None,
     }
+
+
+def next_human_batch(budget, audit_queue, rest, order_key, random_share, rng):
+    """The next ``budget`` pairs for people, as the server's queue serves them: audits first, then
+    the rest by ``order_key`` (most informative first) with a ``random_share`` drawn at random.
+    Returns ``(batch, audited, remaining_audit_queue)``."""
+    audited = audit_queue[:budget]
+    left = budget - len(audited)
+    n_random = round(left * random_share)
+    chosen = set(audited)
+    batch = audited + sorted((i for i in rest if i not in chosen), key=order_key)[: left - n_random]
+    chosen = set(batch)
+    others = [i for i in rest if i not in chosen]
+    batch += rng.sample(others, min(n_random, len(others)))
+    return batch, audited, audit_queue[budget:]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -495,21 +503,13 @@ def run_active_cal(base: str, data: dict, args, seed: int, ai_labels: bool) -> d
                 if rng.random() < args.audit_share:
                     audit_queue.append(i)
         budget = args.human_schedule[r + 1] - len(human)
-        batch = audit_queue[:budget]
-        audit_queue = audit_queue[budget:]
-        for i in batch:
+        ensemble = args.strategy == "ensemble" and len(pm) > 1
+        order = (lambda i, s=spread: -s[i]) if ensemble else conf.__getitem__
+        batch, audited, audit_queue = next_human_batch(
+            budget, audit_queue, rest, order, args.random_share, rng
+        )
+        for i in audited:
             audits.append((ai.get(i) or ("a" if p_a[i] > 0.5 else "b"), pool[i]["human"]))
-        left = budget - len(batch)
-        n_random = round(left * args.random_share)
-        chosen = set(batch)
-        if args.strategy == "ensemble" and len(pm) > 1:
-            ranked = sorted((i for i in rest if i not in chosen), key=lambda i: -spread[i])
-        else:
-            ranked = sorted((i for i in rest if i not in chosen), key=lambda i: conf[i])
-        batch += ranked[: left - n_random]
-        chosen = set(batch)
-        others = [i for i in rest if i not in chosen]
-        batch += rng.sample(others, min(n_random, len(others)))
         human.update(batch)
     agree_n = sum(a == h for a, h in audits)
     return {
