@@ -106,3 +106,15 @@ export function simplePairs(n: number, tag = "pair"): PairLine[] {
     model_b: "secret-model-beta",
   }));
 }
+
+/** Screenshots for review, only when PAIRWISE_SCREENSHOTS names a folder. */
+export async function shoot(page: Page, name: string) {
+  const dir = process.env.PAIRWISE_SCREENSHOTS;
+  if (!dir) return;
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: path.join(dir, `${name}-${scheme}.png`), fullPage: true });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+}

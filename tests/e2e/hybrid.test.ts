@@ -1,10 +1,9 @@
 import http from "node:http";
 import { type AddressInfo } from "node:net";
-import path from "node:path";
-import { type Browser, type Page } from "playwright-core";
+import { type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type SessionUser } from "../../server/domain/auth/auth-service.ts";
-import { type E2E, launchBrowser, makeUser, seedProject, signedInContext, simplePairs, startApp } from "./harness.ts";
+import { type E2E, launchBrowser, makeUser, seedProject, shoot, signedInContext, simplePairs, startApp } from "./harness.ts";
 
 let app: E2E;
 let browser: Browser;
@@ -60,18 +59,6 @@ async function judgeSome(projectId: number, agree: boolean[]): Promise<void> {
     const choice = leftIsA === withJudge ? "left" : "right";
     await annotation.judge(annotator, view!.assignment_id, { choice, strength: 2, time_on_task_ms: 4000, idempotency_key: `hybrid-seed-${projectId}-${i}` });
   }
-}
-
-/** Screenshots for review, only when PAIRWISE_SCREENSHOTS names a folder. */
-async function shoot(page: Page, name: string) {
-  const dir = process.env.PAIRWISE_SCREENSHOTS;
-  if (!dir) return;
-  for (const scheme of ["light", "dark"] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.waitForTimeout(150);
-    await page.screenshot({ path: path.join(dir, `${name}-${scheme}.png`), fullPage: true });
-  }
-  await page.emulateMedia({ colorScheme: "light" });
 }
 
 beforeAll(async () => {

@@ -1,9 +1,8 @@
 import crypto from "node:crypto";
-import path from "node:path";
 import { type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type SessionUser } from "../../server/domain/auth/auth-service.ts";
-import { type E2E, launchBrowser, makeUser, seedProject, signedInContext, simplePairs, startApp } from "./harness.ts";
+import { type E2E, launchBrowser, makeUser, seedProject, shoot, signedInContext, simplePairs, startApp } from "./harness.ts";
 
 let app: E2E;
 let browser: Browser;
@@ -81,17 +80,6 @@ async function judgeAll(user: SessionUser): Promise<number> {
 }
 
 const step = (page: Page, name: string) => page.getByTestId(`step-${name}`);
-
-async function shoot(page: Page, name: string) {
-  const dir = process.env.PAIRWISE_SCREENSHOTS;
-  if (!dir) return;
-  for (const scheme of ["light", "dark"] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.waitForTimeout(150);
-    await page.screenshot({ path: path.join(dir, `${name}-${scheme}.png`), fullPage: true });
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-}
 
 beforeAll(async () => {
   app = await startApp();
