@@ -30,7 +30,7 @@ export async function loader({ context, request, params }: LoaderFunctionArgs) {
     s.jobs.list(user, projectId),
   ]);
   const judgeJobs = jobs
-    .filter((j) => (j.kind as string) === "judge")
+    .filter((j) => j.kind === "judge")
     .slice(0, 8)
     .map((j) => ({ id: j.id, status: j.status, progress: j.progress, params: j.params, error: j.error, created_at: j.created_at, started_at: j.started_at, finished_at: j.finished_at }));
   return {

@@ -12,6 +12,7 @@ import { DomainError, notFound, validationError } from "../shared/errors.ts";
 import { type DomainEvents } from "../shared/events.ts";
 import { sha256 } from "../shared/hash.ts";
 import { pairContentHash } from "../imports/import-service.ts";
+import { recordedJudgment } from "./recorded-judgment.ts";
 import { type AssistHint } from "../judges/types.ts";
 import { checkAgainstScheme, checkRewrites, judgmentInputSchema, shownToCanonical, skipInputSchema } from "./judgment-input.ts";
 import { type ProgressCounts } from "./progress.ts";
@@ -666,30 +667,19 @@ export class AnnotationService {
     });
     if (!lease) throw new Error("assignment insert returned no id");
     this.q.markJudged.run({ id: lease.id, now });
-    const d = this.q.insertJudgment.get({
-      project_id: a.project_id,
-      pair_id: derived.id,
-      assignment_id: lease.id,
-      annotator_id: a.annotator_id,
-      choice: "a",
-      choice_shown: "left",
-      left_is_a: 1,
-      strength: null,
-      criteria: null,
-      rationale: null,
-      flags: null,
-      time_on_task_ms: null,
-      idempotency_key: `rewrite:${row.id}`,
-      supersedes_id: null,
-      scheme_version: schemeVersion,
-      model_a: "rewrite",
-      model_b: modelB,
-      checkpoint_a: null,
-      checkpoint_b: null,
-      response_a_sha256: sha256(rewriteJson),
-      response_b_sha256: sha256(originalJson),
-      created_at: now,
-    });
+    const d = this.q.insertJudgment.get(
+      recordedJudgment({
+        projectId: a.project_id,
+        pairId: derived.id,
+        assignmentId: lease.id,
+        annotatorId: a.annotator_id,
+        choice: "a",
+        idempotencyKey: `rewrite:${row.id}`,
+        schemeVersion,
+        pair: { response_a: rewriteJson, response_b: originalJson, model_a: "rewrite", model_b: modelB, checkpoint_a: null, checkpoint_b: null },
+        now,
+      }),
+    );
     if (!d) throw new Error("judgment insert returned no id");
   }
 

@@ -3,6 +3,7 @@ import { sql } from "kysely";
 import { z } from "zod";
 import { type Db, type Executor } from "../../db/database.ts";
 import { type Job, type Judge, type JudgeKind } from "../../db/schema.ts";
+import { recordedJudgment } from "../annotation/recorded-judgment.ts";
 import { type SessionUser } from "../auth/auth-service.ts";
 import { type Content } from "../imports/records.ts";
 import { type ArtifactService } from "../jobs/artifact-store.ts";
@@ -13,7 +14,6 @@ import { type QualityService } from "../quality/quality-service.ts";
 import { type Clock } from "../shared/clock.ts";
 import { DomainError, notFound, validationError } from "../shared/errors.ts";
 import { type DomainEvents } from "../shared/events.ts";
-import { sha256 } from "../shared/hash.ts";
 import { parseJsonLines } from "../shared/jsonl.ts";
 import { calibrationBuckets, type Comparison, rate } from "./agreement.ts";
 import { type HybridSettings, hybridSettingsSchema } from "./hybrid-settings.ts";
@@ -451,9 +451,10 @@ export class JudgeService {
 
   /** Completion of a worker's `judge` job: its `verdicts` artifact, one JSON object per line. */
   async onJudgeJobCompleted(trx: Executor, job: Job, outputs: Record<string, number>): Promise<void | (() => void)> {
-    const params = JSON.parse(job.params) as { judge_id?: number; judge_version?: number };
+    const params = JSON.parse(job.params) as { judge_id?: number; judge_version?: number; backend?: string };
+    // An LLM judge runs in the server and stores its verdicts as it goes: nothing to ingest here.
+    if (params.backend === "openai") return;
     if (!outputs.verdicts) {
-      if (job.worker_id === null) return; // an LLM judge run by the server stored its verdicts as it went
       throw new DomainError("validation_failed", 'A judge job must output a "verdicts" artifact', { fields: [{ path: "outputs.verdicts", message: "is required" }] });
     }
     const judge = (await trx.selectFrom("judges").selectAll().where("id", "=", params.judge_id ?? -1).where("project_id", "=", job.project_id).executeTakeFirst()) as Judge | undefined;
@@ -652,29 +653,8 @@ export class JudgeService {
     await trx
       .insertInto("judgments")
       .values({
-        project_id: project.id,
-        pair_id: pairId,
-        assignment_id: a.id,
-        annotator_id: judge.bot_user_id,
+        ...recordedJudgment({ projectId: project.id, pairId, assignmentId: a.id, annotatorId: judge.bot_user_id, choice, idempotencyKey: key, schemeVersion: project.schemeVersion, pair, now }),
         source: "ai",
-        choice,
-        choice_shown: choice === "a" ? "left" : "right",
-        left_is_a: 1,
-        strength: null,
-        criteria: null,
-        rationale: null,
-        flags: null,
-        time_on_task_ms: null,
-        idempotency_key: key,
-        supersedes_id: null,
-        scheme_version: project.schemeVersion,
-        model_a: pair.model_a,
-        model_b: pair.model_b,
-        checkpoint_a: pair.checkpoint_a,
-        checkpoint_b: pair.checkpoint_b,
-        response_a_sha256: sha256(pair.response_a),
-        response_b_sha256: sha256(pair.response_b),
-        created_at: now,
         judge_id: judge.id,
         judge_version: judge.version,
         confidence,
