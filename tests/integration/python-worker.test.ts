@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { api, makeUser, setupProject, startServer, type TestServer } from "../helpers/server.ts";
 
 /**
@@ -26,7 +26,6 @@ beforeAll(() => {
   const r = spawnSync(path.join(VENV, "pairwise-train"), ["tiny-model", "--out", MODEL_CACHE], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`tiny-model failed: ${r.stderr}`);
 }, 300_000);
-afterAll(() => {});
 
 function startWorker(token: string, name: string): ChildProcess {
   const p = spawn(path.join(VENV, "pairwise-worker"), ["--server", s.url, "--token", token, "--name", name, "--poll-seconds", "0.5", "--work-dir", path.join(s.dir, `work-${name}`)], {
